@@ -1,0 +1,94 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings every target of ours shares: Swift 6 mode, the upcoming features that make imports and
+/// existentials explicit, and warnings treated as errors (dependencies keep their own settings).
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "archiver",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "archiver", targets: ["archiver"]),
+        .library(name: "ArchiverKit", targets: ["ArchiverKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // The system zlib (zlib1g-dev), wrapped by Codecs.
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // Streaming gzip framing over zlib: fixed-header members, multi-member inflate, size caps.
+        .target(name: "Codecs", dependencies: ["CZlib"], swiftSettings: strict),
+        // The age v1 file format (C2SP), written by hand: header, stanzas, X25519 and scrypt, STREAM.
+        .target(
+            name: "Age",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // The backend-agnostic core: pipeline, catalog, backup engine, backend protocol and registry.
+        .target(
+            name: "ArchiverKit",
+            dependencies: [
+                "Age", "Codecs",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        // One folder per remote; each registers itself with the core's registry.
+        .target(name: "Backends", dependencies: ["ArchiverKit"], swiftSettings: strict),
+        // The thin command-line program.
+        .executableTarget(
+            name: "archiver",
+            dependencies: [
+                "ArchiverKit", "Backends",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Helpers shared by the test targets: temporary trees, the CLI runner, test-data lookup.
+        .target(
+            name: "ArchiverTestSupport",
+            dependencies: ["Codecs"],
+            path: "Tests/Support",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "AgeTests", dependencies: ["Age", "ArchiverTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "ArchiverTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ArchiverKitTests",
+            dependencies: ["ArchiverKit", "Age", "Codecs", "ArchiverTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BackendsTests",
+            dependencies: ["Backends", "ArchiverKit", "ArchiverTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["ArchiverKit", "Age", "ArchiverTestSupport"],
+            swiftSettings: strict
+        ),
+    ]
+)
