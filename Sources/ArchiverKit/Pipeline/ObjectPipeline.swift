@@ -1,0 +1,414 @@
+public import Age
+import Codecs
+import Crypto
+import Foundation
+
+/// How to turn a file into a stored object.
+public struct EncodeOptions: Sendable {
+    /// Age recipients; empty stores the payload unencrypted (`encryption: off`).
+    public var recipients: [any AgeRecipient]
+    /// What compression to use (`auto` decides per file).
+    public var compression: CompressionMode
+    /// The file's name, for `auto`'s list of already-compressed types.
+    public var fileName: String?
+    /// Which digests of the stored bytes to compute.
+    public var digests: StoredDigests
+    /// Slice size for `.sliceMD5s` (Baidu: 4, 16 or 32 MiB).
+    public var sliceSize: Int
+    /// Deterministic mode: derive all randomness from this secret.
+    public var secret: ObjectSecret?
+    /// When regenerating an object, the format id recorded at the first pass; a different pipeline is refused.
+    public var expectedFormatID: String?
+    /// Plaintext block size; each compressed block is one gzip member. Part of the format id.
+    public var blockSize: Int
+    /// Deflate threads.
+    public var workers: Int
+    /// Blocks in flight at once; memory is about `inFlight × blockSize × 2`.
+    public var inFlight: Int
+
+    /// Options with the defaults: auto compression, stored SHA-256 only, 4 MiB slices, 1 MiB blocks, 2 workers.
+    /// - Parameters:
+    ///   - recipients: age recipients, or empty for no encryption.
+    ///   - compression: the compression mode.
+    public init(recipients: [any AgeRecipient], compression: CompressionMode = .auto(level: CompressionMode.defaultAutoLevel)) {
+        self.recipients = recipients
+        self.compression = compression
+        self.fileName = nil
+        self.digests = [.sha256]
+        self.sliceSize = 4 << 20
+        self.secret = nil
+        self.expectedFormatID = nil
+        self.blockSize = 1 << 20
+        self.workers = 2
+        self.inFlight = 4
+    }
+}
+
+/// What encoding produced: the facts the catalog and the backend need.
+public struct EncodedObject: Sendable, Equatable {
+    /// How the payload was compressed.
+    public var compression: PayloadCompression
+    /// Whether the object is an age file.
+    public var encrypted: Bool
+    /// Plaintext bytes read.
+    public var plaintextSize: Int64
+    /// SHA-256 of the plaintext.
+    public var plaintextSHA256: [UInt8]
+    /// Stored bytes produced.
+    public var storedSize: Int64
+    /// MD5 of the stored bytes, when asked for.
+    public var storedMD5: [UInt8]?
+    /// SHA-256 of the stored bytes, when asked for.
+    public var storedSHA256: [UInt8]?
+    /// MD5 of each stored slice, when asked for.
+    public var sliceMD5s: [[UInt8]]
+    /// MD5 of the first 256 KiB of stored bytes, when asked for.
+    public var headMD5: [UInt8]?
+    /// Identifies everything that determines the stored bytes besides keys and plaintext.
+    public var formatID: String
+}
+
+/// How to turn a stored object back into a file.
+public struct DecodeOptions: Sendable {
+    /// Identities to try; empty means the object is not encrypted.
+    public var identities: [any AgeIdentity]
+    /// How the payload is compressed, as recorded by the object's name or catalog entry (never guessed).
+    public var compression: PayloadCompression
+    /// The plaintext size, when known; more is refused before it is released.
+    public var expectedSize: Int64?
+    /// The plaintext SHA-256, when known; a mismatch fails the decode at the end.
+    public var expectedSHA256: [UInt8]?
+    /// Size of the blocks handed between the two threads.
+    public var blockSize: Int
+    /// Blocks in flight.
+    public var inFlight: Int
+
+    /// Creates options.
+    /// - Parameters:
+    ///   - identities: identities, or empty for unencrypted objects.
+    ///   - compression: the payload form.
+    public init(identities: [any AgeIdentity], compression: PayloadCompression) {
+        self.identities = identities
+        self.compression = compression
+        self.expectedSize = nil
+        self.expectedSHA256 = nil
+        self.blockSize = 1 << 20
+        self.inFlight = 4
+    }
+}
+
+/// What decoding produced.
+public struct DecodedObject: Sendable, Equatable {
+    /// Plaintext bytes written.
+    public var plaintextSize: Int64
+    /// SHA-256 of the plaintext written.
+    public var plaintextSHA256: [UInt8]
+    /// Stored bytes read.
+    public var storedSize: Int64
+}
+
+/// The streaming pipeline: file → SHA-256 → gzip → age → stored digests → sink, and back.
+///
+/// Memory depends on block size and blocks in flight, never on the file. Encoding runs a reader thread
+/// (reading and hashing the plaintext), deflate workers, and the calling thread (encrypting, hashing the stored
+/// bytes, writing); decoding runs a reader thread (reading and decrypting) and the calling thread (inflating,
+/// hashing, writing). Output never depends on thread timing.
+public enum ObjectPipeline {
+    /// Encodes everything `source` yields into one stored object.
+    /// - Parameters:
+    ///   - source: the plaintext.
+    ///   - sink: receives the stored bytes in order.
+    ///   - options: recipients, compression, digests, determinism.
+    /// - Returns: sizes, digests and the payload form.
+    /// - Throws: `ArchiverError` (`.io` reading, `.internalError` for a format mismatch when regenerating), or
+    ///   whatever `sink` throws.
+    public static func encode(
+        from source: any ByteSource, to sink: any ByteSink, options: EncodeOptions
+    ) throws -> EncodedObject {
+        let blockSize = options.blockSize
+        precondition(blockSize > 0 && blockSize % Age.chunkSize == 0, "block size must be a multiple of 64 KiB")
+        var first = [UInt8](repeating: 0, count: blockSize)
+        let firstCount = try first.withUnsafeMutableBytes { try source.readFull(into: $0) }
+        let payload = try first.withUnsafeBytes {
+            try decideCompression(options.compression, fileName: options.fileName, firstBlock: UnsafeRawBufferPointer(rebasing: $0[0..<firstCount]))
+        }
+        let formatID = Self.formatID(payload, blockSize: blockSize)
+        if let expected = options.expectedFormatID, expected != formatID {
+            throw ArchiverError(
+                .internalError,
+                "cannot regenerate the object: it was made by pipeline format '\(expected)' and this program makes '\(formatID)' (a zlib or archiver upgrade); the upload must start over")
+        }
+
+        var encryptor: AgeEncryptor?
+        if !options.recipients.isEmpty {
+            do {
+                encryptor = try AgeEncryptor(
+                    recipients: options.recipients,
+                    fileKey: options.secret?.fileKey,
+                    payloadNonce: options.secret?.payloadNonce,
+                    ephemeralSecrets: options.secret?.ephemeralSecrets(count: options.recipients.count))
+            } catch {
+                throw ArchiverError(.key, "cannot encrypt: \(error)", cause: error)
+            }
+        }
+        var emitter = PayloadEmitter(
+            encryptor: encryptor, sink: sink,
+            hasher: StoredHasher(digests: options.digests, sliceSize: options.sliceSize))
+
+        let workers: Int
+        let level: Int
+        switch payload {
+        case .none: (workers, level) = (0, 0)
+        case .gzip(let l): (workers, level) = (max(1, options.workers), l)
+        }
+        let coordinator = StageCoordinator<Block, Block>(tickets: max(2, options.inFlight + workers))
+        let inputs = BufferPool(capacity: blockSize)
+        let outputs = BufferPool(capacity: blockSize + blockSize / 8 + 1024)
+        let group = DispatchGroup()
+        let reader = PlaintextReader()
+        first.removeSubrange(firstCount...)
+        let firstBlock = Block(bytes: first)
+
+        // Reader: hashes plaintext and passes blocks on, to the workers or straight to the emitter.
+        startThread(named: "archiver.read", group: group) { [source] in
+            do {
+                var sequence = 0
+                var block = firstBlock
+                while true {
+                    let isLast = block.bytes.count < blockSize
+                    block.bytes.withUnsafeBytes { reader.hash($0) }
+                    guard coordinator.acquireTicket() else { return }
+                    if workers > 0 { coordinator.enqueue(sequence, block) } else { coordinator.deliver(sequence, block) }
+                    sequence += 1
+                    if isLast { break }
+                    var next = inputs.take()
+                    next.append(contentsOf: repeatElement(0, count: blockSize))
+                    let n = try next.withUnsafeMutableBytes { try source.readFull(into: $0) }
+                    next.removeSubrange(n...)
+                    if n == 0 { break }
+                    block = Block(bytes: next)
+                }
+                coordinator.endInput(blockCount: sequence)
+            } catch {
+                coordinator.fail(error)
+            }
+        }
+        // Deflate workers: each block becomes one independent gzip member.
+        for index in 0..<workers {
+            startThread(named: "archiver.deflate\(index)", group: group) {
+                do {
+                    let compressor = try GzipMemberCompressor(level: level)
+                    while let (sequence, block) = coordinator.dequeue() {
+                        var out = outputs.take()
+                        try block.bytes.withUnsafeBytes { try compressor.compressMember($0, appendingTo: &out) }
+                        inputs.give(block.bytes)
+                        coordinator.deliver(sequence, Block(bytes: out))
+                    }
+                } catch {
+                    coordinator.fail(error)
+                }
+            }
+        }
+        // This thread: encrypt, hash what is stored, write.
+        do {
+            var sequence = 0
+            while let block = try coordinator.take(sequence) {
+                try block.bytes.withUnsafeBytes { try emitter.feed($0) }
+                if workers > 0 { outputs.give(block.bytes) } else { inputs.give(block.bytes) }
+                coordinator.releaseTicket()
+                sequence += 1
+            }
+            try emitter.finish()
+        } catch {
+            coordinator.fail(error)
+            group.wait()
+            throw error
+        }
+        group.wait()
+        if let failure = coordinator.firstFailure { throw failure }
+
+        var hasher = emitter.hasher
+        let stored = hasher.finish()
+        return EncodedObject(
+            compression: payload, encrypted: encryptor != nil,
+            plaintextSize: reader.count, plaintextSHA256: reader.digest(),
+            storedSize: hasher.count, storedMD5: stored.md5, storedSHA256: stored.sha256,
+            sliceMD5s: stored.slices, headMD5: stored.head, formatID: formatID)
+    }
+
+    /// Decodes one stored object into plaintext.
+    /// - Parameters:
+    ///   - source: the stored bytes.
+    ///   - sink: receives plaintext; nothing is released before the chunk it came from authenticated.
+    ///   - options: identities, payload form, expected size and hash.
+    /// - Returns: sizes and the plaintext SHA-256.
+    /// - Throws: `ArchiverError` — `.key` when no identity matches, `.integrity` for tampering, truncation,
+    ///   a corrupt gzip stream or a size/hash mismatch — or whatever `sink` throws.
+    public static func decode(
+        from source: any ByteSource, to sink: any ByteSink, options: DecodeOptions
+    ) throws -> DecodedObject {
+        let blockSize = options.blockSize
+        let coordinator = StageCoordinator<Block, Block>(tickets: max(2, options.inFlight))
+        let pool = BufferPool(capacity: blockSize + Age.chunkSize)
+        let group = DispatchGroup()
+        let storedCount = Counter()
+        let identities = options.identities
+
+        // Reader: authenticates and decrypts, passing plaintext payload on in blocks.
+        startThread(named: "archiver.decrypt", group: group) { [source] in
+            do {
+                var sequence = 0
+                var pending = pool.take()
+                func hand(_ bytes: UnsafeRawBufferPointer) throws {
+                    pending.append(contentsOf: bytes)
+                    if pending.count >= blockSize {
+                        guard coordinator.acquireTicket() else { throw CancellationError() }
+                        coordinator.deliver(sequence, Block(bytes: pending))
+                        sequence += 1
+                        pending = pool.take()
+                    }
+                }
+                var decryptor = identities.isEmpty ? nil : AgeDecryptor(identities: identities)
+                var input = [UInt8](repeating: 0, count: 256 * 1024)
+                while true {
+                    let n = try input.withUnsafeMutableBytes { try source.read(into: $0) }
+                    if n == 0 { break }
+                    storedCount.add(n)
+                    try input.withUnsafeBytes { raw in
+                        let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                        if decryptor != nil { try decryptor!.feed(bytes, output: hand) } else { try hand(bytes) }
+                    }
+                }
+                try decryptor?.finish(output: hand)
+                if !pending.isEmpty {
+                    guard coordinator.acquireTicket() else { return }
+                    coordinator.deliver(sequence, Block(bytes: pending))
+                    sequence += 1
+                }
+                coordinator.endInput(blockCount: sequence)
+            } catch is CancellationError {
+                return
+            } catch {
+                coordinator.fail(error)
+            }
+        }
+
+        // This thread: inflate, check size and hash, write.
+        var sha = SHA256()
+        var written: Int64 = 0
+        let expected = options.expectedSize
+        func emit(_ bytes: UnsafeRawBufferPointer) throws {
+            if let expected, written + Int64(bytes.count) > expected {
+                throw ArchiverError(.integrity, "the object holds more than the expected \(expected) bytes of plaintext")
+            }
+            written += Int64(bytes.count)
+            sha.update(bufferPointer: bytes)
+            try sink.write(bytes)
+        }
+        let inflater: Inflater? = options.compression.isCompressed ? Inflater(format: .gzip, maxOutput: expected) : nil
+        do {
+            var sequence = 0
+            while let block = try coordinator.take(sequence) {
+                try block.bytes.withUnsafeBytes { bytes in
+                    if let inflater { try inflater.feed(bytes, output: emit) } else { try emit(bytes) }
+                }
+                pool.give(block.bytes)
+                coordinator.releaseTicket()
+                sequence += 1
+            }
+            try inflater?.finish()
+        } catch {
+            coordinator.fail(error)
+            group.wait()
+            throw userFacing(error)
+        }
+        group.wait()
+        if let failure = coordinator.firstFailure { throw userFacing(failure) }
+
+        let digest = Array(sha.finalize())
+        if let expected, written != expected {
+            throw ArchiverError(.integrity, "the object holds \(written) bytes of plaintext, \(expected) were expected")
+        }
+        if let want = options.expectedSHA256, want != digest {
+            throw ArchiverError(.integrity, "the plaintext SHA-256 does not match the recorded one")
+        }
+        return DecodedObject(plaintextSize: written, plaintextSHA256: digest, storedSize: storedCount.value)
+    }
+
+    /// The pipeline-format id for a payload form and block size.
+    /// - Parameters:
+    ///   - payload: the payload compression.
+    ///   - blockSize: plaintext bytes per gzip member.
+    public static func formatID(_ payload: PayloadCompression, blockSize: Int = 1 << 20) -> String {
+        switch payload {
+        case .none:
+            return "archiver-object-v1 plain chunk=65536"
+        case .gzip(let level):
+            return "archiver-object-v1 gzip level=\(level) zlib=\(Zlib.version) members=\(blockSize) chunk=65536"
+        }
+    }
+
+    /// File types whose content is already compressed; `auto` stores them as they are.
+    public static let compressedExtensions: Set<String> = [
+        "jpg", "jpeg", "heic", "heif", "png", "gif", "webp", "avif", "jxl",
+        "mp4", "m4v", "mov", "mkv", "avi", "webm", "wmv", "flv", "ts", "m2ts", "3gp",
+        "mp3", "m4a", "aac", "ogg", "opus", "flac", "wma",
+        "zip", "7z", "rar", "gz", "tgz", "bz2", "xz", "zst", "lz4", "lzma", "br", "age", "gpg",
+        "docx", "xlsx", "pptx", "odt", "ods", "epub", "apk", "jar", "dmg", "iso",
+    ]
+
+    /// Applies a compression mode to one file, probing its first block for `auto`.
+    static func decideCompression(
+        _ mode: CompressionMode, fileName: String?, firstBlock: UnsafeRawBufferPointer
+    ) throws -> PayloadCompression {
+        switch mode {
+        case .off: return .none
+        case .level(let level): return .gzip(level: level)
+        case .auto(let level):
+            if let name = fileName, let dot = name.lastIndex(of: ".") {
+                let ext = name[name.index(after: dot)...].lowercased()
+                if compressedExtensions.contains(ext) { return .none }
+            }
+            guard firstBlock.count > 0 else { return .none }
+            let probe = UnsafeRawBufferPointer(rebasing: firstBlock.prefix(1 << 20))
+            var out: [UInt8] = []
+            try GzipMemberCompressor(level: 1).compressMember(probe, appendingTo: &out)
+            return Double(out.count) < 0.9 * Double(probe.count) ? .gzip(level: level) : .none
+        }
+    }
+
+    /// Turns library errors into the core's error with a message a user can act on.
+    static func userFacing(_ error: any Error) -> any Error {
+        switch error {
+        case let e as AgeError:
+            let code: ArchiverError.Code = e.kind == .noMatch ? .key : .integrity
+            return ArchiverError(code, e.message, cause: e)
+        case let e as CodecError:
+            return ArchiverError(.integrity, "the compressed payload is damaged: \(e.message)", cause: e)
+        default:
+            return error
+        }
+    }
+}
+
+/// A buffer travelling between stages.
+struct Block: Sendable {
+    var bytes: [UInt8]
+}
+
+/// The reader thread's plaintext digest, read by the caller after the threads joined.
+private final class PlaintextReader: @unchecked Sendable {
+    private var sha = SHA256()
+    private(set) var count: Int64 = 0
+    func hash(_ bytes: UnsafeRawBufferPointer) {
+        sha.update(bufferPointer: bytes)
+        count += Int64(bytes.count)
+    }
+    func digest() -> [UInt8] { Array(sha.finalize()) }
+}
+
+/// A byte count written by one thread and read by another after a join.
+private final class Counter: @unchecked Sendable {
+    private(set) var value: Int64 = 0
+    func add(_ n: Int) { value += Int64(n) }
+}
