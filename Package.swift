@@ -31,6 +31,8 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Small C wrappers for system calls Swift cannot reach directly (renameat2).
+        .target(name: "CShims", path: "Sources/CShims"),
         // Streaming gzip framing over zlib: fixed-header members, multi-member inflate, size caps.
         .target(name: "Codecs", dependencies: ["CZlib"], swiftSettings: strict),
         // The age v1 file format (C2SP), written by hand: header, stanzas, X25519 and scrypt, STREAM.
@@ -55,7 +57,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // One folder per remote; each registers itself with the core's registry.
-        .target(name: "Backends", dependencies: ["ArchiverKit"], swiftSettings: strict),
+        .target(name: "Backends", dependencies: ["ArchiverKit", "CShims"], swiftSettings: strict),
         // The thin command-line program.
         .executableTarget(
             name: "archiver",

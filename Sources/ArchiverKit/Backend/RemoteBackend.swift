@@ -129,6 +129,8 @@ public protocol RemoteBackend: Sendable {
     var spec: String { get }
     /// What the backend can do.
     var capabilities: BackendCapabilities { get }
+    /// False for a backend that keeps nothing (`mock:`, a dry run): the core then writes no catalog rows.
+    var persists: Bool { get }
 
     /// Checks the target is present and initialised, and returns its repository marker.
     /// - Throws: `ArchiverError(.targetUnavailable)` naming the target and what to do (mount the disk, run `init`).
@@ -158,6 +160,11 @@ public protocol RemoteBackend: Sendable {
     func list(prefix: String, cursor: String?, limit: Int) async throws -> ListPage
     /// Deletes an object. Deleting a missing object is not an error.
     func delete(_ name: ObjectName) async throws
+}
+
+extension RemoteBackend {
+    /// Backends keep what they are given unless they say otherwise.
+    public var persists: Bool { true }
 }
 
 /// The marker that makes a target a repository: written by `archiver init`, checked before every run, so an
