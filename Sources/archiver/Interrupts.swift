@@ -1,0 +1,35 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Makes Ctrl-C and `docker stop` leave no half-written file behind: temporary outputs registered here are
+/// removed before the process exits with 130 (SIGINT) or 143 (SIGTERM).
+enum Interrupts {
+    private static let pending = Mutex<Set<String>>([])
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+
+    static func install() {
+        for (signalNumber, status) in [(SIGINT, ExitStatus.interruptedINT), (SIGTERM, ExitStatus.interruptedTERM)] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                cleanUp()
+                Terminal.note("archiver: interrupted; nothing partial was left behind")
+                _exit(status)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Registers a temporary file to delete if the process is interrupted.
+    static func register(_ path: String) { _ = pending.withLock { $0.insert(path) } }
+
+    /// Forgets a temporary file once it was renamed into place or removed.
+    static func unregister(_ path: String) { _ = pending.withLock { $0.remove(path) } }
+
+    /// Removes every registered temporary file.
+    static func cleanUp() {
+        for path in pending.withLock({ $0 }) { unlink(path) }
+    }
+}
