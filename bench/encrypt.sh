@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Benchmark of `archiver encrypt` against gzip | age, pigz | age and age alone, on the same files in one run.
+# Prints MB/s (input bytes per wall second), CPU seconds (user + sys) and peak RSS (largest process).
+#
+#   bash bench/encrypt.sh [SIZE_MIB]      (default 1024: a 1 GiB incompressible and a 1 GiB text-like file)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size_mib="${1:-1024}"
+bash scripts/install-deps.sh
+swift build -c release --product archiver >/dev/null
+archiver="$(swift build -c release --show-bin-path)/archiver"
+data="bench/data"
+out="${BENCH_OUT:-/tmp/archiver-bench}"
+mkdir -p "$data" "$out"
+[ -s "$data/random-$size_mib.bin" ] || python3 bench/gen-data.py random "$size_mib" "$data/random-$size_mib.bin"
+[ -s "$data/text-$size_mib.txt" ] || python3 bench/gen-data.py text "$size_mib" "$data/text-$size_mib.txt"
+rm -f "$out/key.txt"
+recipient="$("$archiver" key generate --output "$out/key.txt" 2>/dev/null)"
+
+# measure NAME FILE COMMAND...: runs COMMAND with the file cached, prints one table row.
+measure() {
+  local name="$1" file="$2"; shift 2
+  cat "$file" > /dev/null
+  rm -f "$out/o"
+  /usr/bin/time -f "%e %U %S %M" -o "$out/time" "$@" > /dev/null
+  read -r wall user sys rss < "$out/time"
+  local bytes; bytes=$(stat -c %s "$file")
+  local stored; stored=$(stat -c %s "$out/o")
+  awk -v n="$name" -v f="$(basename "$file")" -v b="$bytes" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v o="$stored" \
+    'BEGIN { printf "| %-34s | %-16s | %8.0f | %6.2f | %8.1f | %6.3f |\n", n, f, b / 1e6 / w, u + s, r / 1024, o / b }'
+}
+
+echo "| command | input | MB/s | CPU s | peak RSS MiB | stored/input |"
+echo "|---|---|---:|---:|---:|---:|"
+for file in "$data/random-$size_mib.bin" "$data/text-$size_mib.txt"; do
+  measure "archiver encrypt --compress 0" "$file" "$archiver" encrypt -r "$recipient" --compress 0 --force "$file" -o "$out/o"
+  measure "age -r" "$file" age -r "$recipient" -o "$out/o" "$file"
+  measure "archiver encrypt --compress 1" "$file" "$archiver" encrypt -r "$recipient" --compress 1 --force "$file" -o "$out/o"
+  measure "gzip -1 \| age -r" "$file" bash -c "gzip -1 -c '$file' | age -r '$recipient' -o '$out/o'"
+  measure "pigz -1 -p 2 \| age -r" "$file" bash -c "pigz -1 -p 2 -c '$file' | age -r '$recipient' -o '$out/o'"
+  measure "archiver encrypt --compress auto" "$file" "$archiver" encrypt -r "$recipient" --compress auto --force "$file" -o "$out/o"
+  measure "archiver encrypt --compress 6" "$file" "$archiver" encrypt -r "$recipient" --compress 6 --force "$file" -o "$out/o"
+done
+echo
+echo "decrypt:"
+echo "| command | input | MB/s | CPU s | peak RSS MiB | stored/input |"
+echo "|---|---|---:|---:|---:|---:|"
+for file in "$data/random-$size_mib.bin" "$data/text-$size_mib.txt"; do
+  "$archiver" encrypt -r "$recipient" --compress 1 --force "$file" -o "$out/enc.gz.age"
+  measure "archiver decrypt (gzip -1 payload)" "$out/enc.gz.age" "$archiver" decrypt -i "$out/key.txt" --force "$out/enc.gz.age" -o "$out/o"
+  measure "age -d \| gunzip" "$out/enc.gz.age" bash -c "age -d -i '$out/key.txt' '$out/enc.gz.age' | gzip -dc > '$out/o'"
+done
+rm -f "$out/o" "$out/enc.gz.age"

@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+"""Generates benchmark inputs: incompressible bytes and text-like bytes (~3-4:1 under gzip -6).
+
+Usage: gen-data.py KIND SIZE_MIB OUT   (KIND: random | text)
+Text is made of 16 MiB blocks of pseudo-random words; repeating a block farther apart than deflate's 32 KiB
+window does not change what gzip achieves, so large files cost little to make.
+"""
+import os
+import random
+import sys
+
+kind, size_mib, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+block = 16 << 20
+rng = random.Random(20261127)
+with open(out, "wb") as f:
+    if kind == "random":
+        for _ in range(size_mib):
+            f.write(os.urandom(1 << 20))
+    else:
+        words = [
+            "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9)))
+            for _ in range(6000)
+        ]
+        parts, n = [], 0
+        while n < block:
+            line = " ".join(rng.choice(words) for _ in range(rng.randint(4, 14))) + ".\n"
+            parts.append(line)
+            n += len(line)
+        data = "".join(parts).encode()[:block]
+        for i in range(size_mib // 16):
+            f.write(data)
+        f.write(data[: (size_mib % 16) << 20])
