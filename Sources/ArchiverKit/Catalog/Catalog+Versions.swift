@@ -1,0 +1,260 @@
+import Foundation
+import GRDB
+
+extension Catalog {
+    // MARK: Change detection
+
+    /// The current versions in one folder of a source, ordered by name bytes: what change detection compares a
+    /// directory listing with. One indexed query per folder.
+    /// - Parameters:
+    ///   - repositoryID: the repository.
+    ///   - source: the source's remote prefix.
+    ///   - dir: the folder's path relative to the source root, bytes; empty for the root.
+    public func currentEntries(repositoryID: String, source: String, dir: [UInt8]) throws -> [CatalogEntry] {
+        try read("listing \(source)/\(CatalogPath.display(dir))") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT v.id, v.name, v.kind, v.size, v.mtime_ns, v.ctime_ns, v.inode, v.mode, v.uid, v.gid,
+                        v.link_target, v.content_id,
+                        EXISTS (SELECT 1 FROM objects o WHERE o.content_id = v.content_id AND o.damaged_at IS NOT NULL)
+                            AS damaged
+                    FROM versions v
+                    WHERE v.repository_id = ? AND v.source = ? AND v.dir = ? AND v.end_run IS NULL
+                    ORDER BY v.name
+                    """,
+                arguments: [repositoryID, source, Data(dir)]
+            ).map { row in
+                CatalogEntry(
+                    name: try row.bytes("name"), kind: try row.enumValue("kind"), size: try row.int64("size"),
+                    mtimeNs: try row.int64("mtime_ns"), ctimeNs: try row.int64("ctime_ns"),
+                    inode: UInt64(bitPattern: try row.int64("inode")), mode: try row.integer("mode"),
+                    uid: try row.integer("uid"), gid: try row.integer("gid"),
+                    linkTarget: try row.optionalBytes("link_target"), versionID: try row.int64("id"),
+                    contentID: try row.optionalInt64("content_id"), contentDamaged: try row.bool("damaged"))
+            }
+        }
+    }
+
+    // MARK: Recording
+
+    /// Records `entry` as the current version of its path, in one transaction that commits at once.
+    ///
+    /// The previous current version of the same (source, dir, name) ends at `runID` (or is dropped if `runID`
+    /// itself recorded it, since it was never part of any run's state); if it was a folder and the entry is not,
+    /// everything below it ends too, because the engine will never walk into it again. The path's failure streak
+    /// is cleared.
+    ///
+    /// Checks: the run is running, not a dry run, and belongs to `repositoryID`; names are valid byte components;
+    /// a file has a content of its repository with exactly its size, unless it is empty; folders and symlinks have
+    /// no content; a symlink has a target.
+    /// - Returns: the new version's id.
+    @discardableResult
+    public func recordVersion(runID: Int64, repositoryID: String, source: String, entry: NewVersion) throws -> Int64 {
+        try Self.validate(entry, source: source)
+        return try write("recording \(source)/\(entry.display)") { db in
+            try requireRecordingRun(db, runID, repositoryID: repositoryID)
+            if let contentID = entry.contentID {
+                try checkContent(db, contentID, repositoryID: repositoryID, size: entry.size, display: entry.display)
+            }
+            let key: [(any DatabaseValueConvertible)?] = [repositoryID, source, Data(entry.dir), Data(entry.name)]
+            if let previous = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT id, kind FROM versions
+                    WHERE repository_id = ? AND source = ? AND dir = ? AND name = ? AND end_run IS NULL
+                    """,
+                arguments: StatementArguments(key))
+            {
+                try endCurrent(db, runID: runID, where: "id = ?", [try previous.int64("id")])
+                let previousKind: EntryKind = try previous.enumValue("kind")
+                if previousKind == .dir, entry.kind != .dir {
+                    try endSubtree(
+                        db, runID: runID, repositoryID: repositoryID, source: source,
+                        path: CatalogPath.join(entry.dir, entry.name))
+                }
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO versions (repository_id, source, dir, name, display, kind, size, mtime_ns, ctime_ns,
+                        inode, mode, uid, gid, link_target, content_id, first_run)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    repositoryID, source, Data(entry.dir), Data(entry.name), entry.display, entry.kind.rawValue,
+                    entry.size, entry.mtimeNs, entry.ctimeNs, Int64(bitPattern: entry.inode), Int64(entry.mode),
+                    Int64(entry.uid), Int64(entry.gid), entry.linkTarget.map { Data($0) }, entry.contentID, runID,
+                ])
+            let id = db.lastInsertedRowID
+            try db.execute(
+                sql: "DELETE FROM failure_streaks WHERE repository_id = ? AND source = ? AND dir = ? AND name = ?",
+                arguments: StatementArguments(key))
+            return id
+        }
+    }
+
+    /// Notes that a file was found unchanged: clears its failure streak, if it has one. A plain read when there
+    /// is none, so calling it for every unchanged file costs no write transaction.
+    public func markUnchanged(runID: Int64, repositoryID: String, source: String, dir: [UInt8], name: [UInt8]) throws {
+        let key: [(any DatabaseValueConvertible)?] = [repositoryID, source, Data(dir), Data(name)]
+        let sql = "FROM failure_streaks WHERE repository_id = ? AND source = ? AND dir = ? AND name = ?"
+        let hasStreak = try read("checking a failure streak") { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 \(sql)", arguments: StatementArguments(key)) ?? false
+        }
+        guard hasStreak else { return }
+        try write("clearing a failure streak") { db in
+            let run = try requireRunningRun(db, runID)
+            // A dry run stored nothing, so it proves nothing about a file that failed to store.
+            guard !run.dryRun else { return }
+            try db.execute(sql: "DELETE \(sql)", arguments: StatementArguments(key))
+        }
+    }
+
+    /// Ends the current versions of `names` in `dir` at `runID`, and everything below each of them (a folder's
+    /// subtree: `dir` equal to the path, or in `[path + "/", path + "0")` as bytes, so `a` never touches `ab`
+    /// or `a0`). Their failure streaks go too. One transaction.
+    /// - Returns: how many versions ended.
+    @discardableResult
+    public func markDeleted(runID: Int64, repositoryID: String, source: String, dir: [UInt8], names: [[UInt8]])
+        throws -> Int
+    {
+        try CatalogPath.validateDir(dir)
+        for name in names { try CatalogPath.validateName(name) }
+        return try write("recording deletions in \(source)/\(CatalogPath.display(dir))") { db in
+            try requireRecordingRun(db, runID, repositoryID: repositoryID)
+            var ended = 0
+            for name in names {
+                ended += try endCurrent(
+                    db, runID: runID, where: "repository_id = ? AND source = ? AND dir = ? AND name = ?",
+                    [repositoryID, source, Data(dir), Data(name)])
+                ended += try endSubtree(
+                    db, runID: runID, repositoryID: repositoryID, source: source, path: CatalogPath.join(dir, name))
+                try db.execute(
+                    sql: "DELETE FROM failure_streaks WHERE repository_id = ? AND source = ? AND dir = ? AND name = ?",
+                    arguments: [repositoryID, source, Data(dir), Data(name)])
+            }
+            return ended
+        }
+    }
+
+    // MARK: History
+
+    /// Every version of one path, oldest first, with the time of the run that recorded each.
+    public func versions(repositoryID: String, source: String, dir: [UInt8], name: [UInt8]) throws -> [VersionRecord] {
+        try read("listing versions") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(CatalogColumns.version)
+                    FROM versions v JOIN runs r ON r.id = v.first_run
+                    WHERE v.repository_id = ? AND v.source = ? AND v.dir = ? AND v.name = ?
+                    ORDER BY v.first_run, v.id
+                    """,
+                arguments: [repositoryID, source, Data(dir), Data(name)]
+            ).map(VersionRecord.init(row:))
+        }
+    }
+
+    /// One version, or nil.
+    public func version(id: Int64) throws -> VersionRecord? {
+        try read("reading version \(id)") { db in
+            try Row.fetchOne(
+                db,
+                sql:
+                    "SELECT \(CatalogColumns.version) FROM versions v JOIN runs r ON r.id = v.first_run WHERE v.id = ?",
+                arguments: [id]
+            ).map(VersionRecord.init(row:))
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Ends the current versions matching `condition`: those recorded by this very run are deleted (an empty
+    /// lifetime is in no run's state), the others get `end_run`. Returns how many ended.
+    @discardableResult
+    func endCurrent(
+        _ db: Database, runID: Int64, where condition: String, _ arguments: [(any DatabaseValueConvertible)?]
+    )
+        throws -> Int
+    {
+        let args = StatementArguments(arguments) + [runID]
+        try db.execute(
+            sql: "DELETE FROM versions WHERE \(condition) AND end_run IS NULL AND first_run = ?", arguments: args)
+        var count = db.changesCount
+        try db.execute(
+            sql: "UPDATE versions SET end_run = ? WHERE \(condition) AND end_run IS NULL AND first_run < ?",
+            arguments: [runID] + args)
+        count += db.changesCount
+        return count
+    }
+
+    /// Ends everything below `path` and drops the failure streaks there.
+    @discardableResult
+    func endSubtree(_ db: Database, runID: Int64, repositoryID: String, source: String, path: [UInt8]) throws -> Int {
+        let (lower, upper) = CatalogPath.below(path)
+        var count = try endCurrent(
+            db, runID: runID, where: "repository_id = ? AND source = ? AND dir = ?", [repositoryID, source, Data(path)])
+        count += try endCurrent(
+            db, runID: runID, where: "repository_id = ? AND source = ? AND dir >= ? AND dir < ?",
+            [repositoryID, source, Data(lower), Data(upper)])
+        try db.execute(
+            sql: """
+                DELETE FROM failure_streaks
+                WHERE repository_id = ? AND source = ? AND (dir = ? OR (dir >= ? AND dir < ?))
+                """,
+            arguments: [repositoryID, source, Data(path), Data(lower), Data(upper)])
+        return count
+    }
+
+    /// The content must exist in the same repository and hold exactly the file's bytes.
+    private func checkContent(_ db: Database, _ contentID: Int64, repositoryID: String, size: Int64, display: String)
+        throws
+    {
+        guard
+            let content = try Row.fetchOne(
+                db, sql: "SELECT repository_id, plaintext_size FROM contents WHERE id = ?", arguments: [contentID])
+        else {
+            throw ArchiverError(.internalError, "content \(contentID) does not exist", subject: display)
+        }
+        let owner = try content.string("repository_id")
+        guard owner == repositoryID else {
+            throw ArchiverError(
+                .internalError, "content \(contentID) is stored in repository \(owner), not \(repositoryID)",
+                subject: display)
+        }
+        let stored = try content.int64("plaintext_size")
+        guard stored == size else {
+            throw ArchiverError(
+                .internalError, "content \(contentID) holds \(stored) bytes but the file has \(size)", subject: display)
+        }
+    }
+
+    /// Checks what can be checked without the database.
+    static func validate(_ entry: NewVersion, source: String) throws {
+        guard !source.isEmpty else { throw ArchiverError(.internalError, "a source must not be empty") }
+        try CatalogPath.validateDir(entry.dir)
+        try CatalogPath.validateName(entry.name)
+        guard entry.size >= 0 else {
+            throw ArchiverError(.internalError, "a negative size cannot be recorded", subject: entry.display)
+        }
+        switch entry.kind {
+        case .file:
+            guard entry.contentID != nil || entry.size == 0 else {
+                throw ArchiverError(
+                    .internalError, "a non-empty file needs a stored content to be recorded", subject: entry.display)
+            }
+            guard entry.linkTarget == nil else {
+                throw ArchiverError(.internalError, "a file has no link target", subject: entry.display)
+            }
+        case .dir:
+            guard entry.contentID == nil, entry.linkTarget == nil else {
+                throw ArchiverError(.internalError, "a folder has no content or link target", subject: entry.display)
+            }
+        case .symlink:
+            guard entry.contentID == nil, let target = entry.linkTarget, !target.isEmpty else {
+                throw ArchiverError(
+                    .internalError, "a symlink needs its target and has no content", subject: entry.display)
+            }
+        }
+    }
+}
