@@ -57,7 +57,11 @@ let package = Package(
             swiftSettings: strict
         ),
         // One folder per remote; each registers itself with the core's registry.
-        .target(name: "Backends", dependencies: ["ArchiverKit", "CShims"], swiftSettings: strict),
+        .target(
+            name: "Backends",
+            dependencies: ["ArchiverKit", "CShims", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // The thin command-line program.
         .executableTarget(
             name: "archiver",
@@ -79,12 +83,16 @@ let package = Package(
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "ArchiverTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ArchiverKitTests",
-            dependencies: ["ArchiverKit", "Age", "Codecs", "ArchiverTestSupport"],
+            dependencies: [
+                "ArchiverKit", "Age", "Codecs", "ArchiverTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "BackendsTests",
-            dependencies: ["Backends", "ArchiverKit", "ArchiverTestSupport"],
+            dependencies: [
+                "Backends", "ArchiverKit", "ArchiverTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -10,7 +10,10 @@ struct Archiver: AsyncParsableCommand {
         abstract: "Back up folders as compressed, age-encrypted objects on a local disk, Baidu Netdisk or a mock remote.",
         discussion: ExitStatus.help,
         version: "0.1.0",
-        subcommands: [KeyCommand.self, EncryptCommand.self, DecryptCommand.self]
+        subcommands: [
+            InitCommand.self, BackupCommand.self, RestoreCommand.self, VerifyCommand.self, StatusCommand.self,
+            LsCommand.self, VersionsCommand.self, KeyCommand.self, EncryptCommand.self, DecryptCommand.self,
+        ]
     )
 
     static func main() async {

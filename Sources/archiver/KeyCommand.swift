@@ -7,7 +7,7 @@ struct KeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "key",
         abstract: "Generate an age identity or print the recipient of one.",
-        subcommands: [Generate.self, Recipient.self]
+        subcommands: [Generate.self, Recipient.self, MACKey.self]
     )
 
     struct Generate: ParsableCommand {
@@ -40,6 +40,25 @@ struct KeyCommand: ParsableCommand {
             for identity in try KeyFiles.identities(at: file) {
                 Terminal.output(identity.recipient.description)
             }
+        }
+    }
+
+    struct MACKey: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "mac-key",
+            abstract: "Derive the key that authenticates catalog copies and store it beside the catalog (0600).",
+            discussion: "Run once where the identity lives; the daemon then needs only recipients and this key.")
+
+        @OptionGroup var options: ConfigOptions
+
+        @Option(name: .shortAndLong, help: "The identity file.")
+        var identity: String
+
+        func run() throws {
+            let config = try options.load(identityNeeded: true)
+            guard let first = try KeyFiles.identities(at: identity).first else { return }
+            try CatalogCopies.writeMACKey(CatalogCopies.macKey(for: first), catalog: config.catalog)
+            Terminal.note("Stored the catalog-copy key at \(CatalogCopies.macKeyPath(catalog: config.catalog)).")
         }
     }
 }

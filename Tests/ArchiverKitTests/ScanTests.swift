@@ -424,14 +424,14 @@ private func archiverError<T>(_ body: () throws -> T) -> ArchiverError? {
     }
 
     @Test func skipReasons() {
-        #expect(EntryKind.file.skipReason == nil)
-        #expect(EntryKind.directory.skipReason == nil)
-        #expect(EntryKind.symlink.skipReason == nil)
-        #expect(EntryKind.characterDevice.skipReason == "is a device file; skipped")
-        #expect(EntryKind.blockDevice.skipReason == "is a device file; skipped")
-        #expect(EntryKind.socket.skipReason == "is a socket; skipped")
-        #expect(EntryKind(mode: 0o020666) == .characterDevice)
-        #expect(EntryKind(mode: 0o140755) == .socket)
+        #expect(FileKind.file.skipReason == nil)
+        #expect(FileKind.directory.skipReason == nil)
+        #expect(FileKind.symlink.skipReason == nil)
+        #expect(FileKind.characterDevice.skipReason == "is a device file; skipped")
+        #expect(FileKind.blockDevice.skipReason == "is a device file; skipped")
+        #expect(FileKind.socket.skipReason == "is a socket; skipped")
+        #expect(FileKind(mode: 0o020666) == .characterDevice)
+        #expect(FileKind(mode: 0o140755) == .socket)
     }
 
     @Test func cacheDirectoryTagIsHonouredOnlyWhenValid() throws {

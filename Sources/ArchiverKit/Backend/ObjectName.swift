@@ -25,5 +25,8 @@ public struct ObjectName: Hashable, Sendable, Comparable, CustomStringConvertibl
 
     public var description: String { value }
 
-    public static func < (lhs: ObjectName, rhs: ObjectName) -> Bool { lhs.value < rhs.value }
+    /// Names order by their UTF-8 bytes, as backends list them and cursors compare them.
+    public static func < (lhs: ObjectName, rhs: ObjectName) -> Bool {
+        lhs.value.utf8.lexicographicallyPrecedes(rhs.value.utf8)
+    }
 }

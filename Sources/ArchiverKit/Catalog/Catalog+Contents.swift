@@ -24,6 +24,19 @@ extension Catalog {
         }
     }
 
+    /// Whether any intact content of this size exists: a cheap hint that hashing a file first may find a duplicate.
+    public func hasContent(repositoryID: String, plaintextSize: Int64, encrypted: Bool) throws -> Bool {
+        try read("looking up stored contents") { db in
+            try Bool.fetchOne(
+                db,
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM contents c
+                        WHERE c.repository_id = ? AND c.plaintext_size = ? AND c.encrypted = ?)
+                    """,
+                arguments: [repositoryID, plaintextSize, encrypted]) ?? false
+        }
+    }
+
     // MARK: Recording
 
     /// Records a stored content and its objects in one transaction; returns the content's id.

@@ -32,6 +32,15 @@ extension Catalog {
         }
     }
 
+    /// The repositories this catalog knows, with the spec each was last seen at, oldest first.
+    public func repositories() throws -> [(id: String, spec: String)] {
+        try read("listing repositories") { db in
+            try Row.fetchAll(db, sql: "SELECT id, spec FROM repositories ORDER BY last_seen_at, id").map {
+                (id: $0["id"] as String, spec: $0["spec"] as String)
+            }
+        }
+    }
+
     // MARK: Runs
 
     /// Starts a run and returns its id. Needs the run lock held through this catalog.

@@ -72,7 +72,7 @@ public struct CatalogCursor: Sendable {
             arguments += [source]
         }
         if let prefix = pathPrefix {
-            let (parent, last) = CatalogPath.split(prefix)
+            let (parent, last) = BytePath.split(prefix)
             let (lower, upper) = CatalogPath.below(prefix)
             // The outer range bounds the index scan (its lower end is the resume point once there is one, or every
             // page would rescan from the start); the OR picks the entry itself, its contents, and its subtree.

@@ -11,14 +11,15 @@ extension Catalog {
     ///   - source: the source's remote prefix.
     ///   - dir: the folder's path relative to the source root, bytes; empty for the root.
     public func currentEntries(repositoryID: String, source: String, dir: [UInt8]) throws -> [CatalogEntry] {
-        try read("listing \(source)/\(CatalogPath.display(dir))") { db in
+        try read("listing \(source)/\(BytePath.display(dir))") { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT v.id, v.name, v.kind, v.size, v.mtime_ns, v.ctime_ns, v.inode, v.mode, v.uid, v.gid,
                         v.link_target, v.content_id,
                         EXISTS (SELECT 1 FROM objects o WHERE o.content_id = v.content_id AND o.damaged_at IS NOT NULL)
-                            AS damaged
+                            AS damaged,
+                        (SELECT r.started_at FROM runs r WHERE r.id = v.first_run) AS run_started
                     FROM versions v
                     WHERE v.repository_id = ? AND v.source = ? AND v.dir = ? AND v.end_run IS NULL
                     ORDER BY v.name
@@ -31,7 +32,8 @@ extension Catalog {
                     inode: UInt64(bitPattern: try row.int64("inode")), mode: try row.integer("mode"),
                     uid: try row.integer("uid"), gid: try row.integer("gid"),
                     linkTarget: try row.optionalBytes("link_target"), versionID: try row.int64("id"),
-                    contentID: try row.optionalInt64("content_id"), contentDamaged: try row.bool("damaged"))
+                    contentID: try row.optionalInt64("content_id"), contentDamaged: try row.bool("damaged"),
+                    recordedRunStartNs: try row.optionalInt64("run_started"))
             }
         }
     }
@@ -71,7 +73,7 @@ extension Catalog {
                 if previousKind == .dir, entry.kind != .dir {
                     try endSubtree(
                         db, runID: runID, repositoryID: repositoryID, source: source,
-                        path: CatalogPath.join(entry.dir, entry.name))
+                        path: BytePath.join(entry.dir, entry.name))
                 }
             }
             try db.execute(
@@ -120,7 +122,7 @@ extension Catalog {
     {
         try CatalogPath.validateDir(dir)
         for name in names { try CatalogPath.validateName(name) }
-        return try write("recording deletions in \(source)/\(CatalogPath.display(dir))") { db in
+        return try write("recording deletions in \(source)/\(BytePath.display(dir))") { db in
             try requireRecordingRun(db, runID, repositoryID: repositoryID)
             var ended = 0
             for name in names {
@@ -128,7 +130,7 @@ extension Catalog {
                     db, runID: runID, where: "repository_id = ? AND source = ? AND dir = ? AND name = ?",
                     [repositoryID, source, Data(dir), Data(name)])
                 ended += try endSubtree(
-                    db, runID: runID, repositoryID: repositoryID, source: source, path: CatalogPath.join(dir, name))
+                    db, runID: runID, repositoryID: repositoryID, source: source, path: BytePath.join(dir, name))
                 try db.execute(
                     sql: "DELETE FROM failure_streaks WHERE repository_id = ? AND source = ? AND dir = ? AND name = ?",
                     arguments: [repositoryID, source, Data(dir), Data(name)])

@@ -5,16 +5,7 @@ enum CatalogPath {
     /// The byte after `/`: every path strictly below `d` sorts in `[d + "/", d + "0")` as bytes.
     static let afterSlash: UInt8 = 0x30
 
-    /// `dir/name`, or `name` when `dir` is the root.
-    static func join(_ dir: [UInt8], _ name: [UInt8]) -> [UInt8] {
-        dir.isEmpty ? name : dir + [slash] + name
-    }
 
-    /// Splits a non-empty relative path into parent and last component.
-    static func split(_ path: [UInt8]) -> (dir: [UInt8], name: [UInt8]) {
-        guard let cut = path.lastIndex(of: slash) else { return ([], path) }
-        return (Array(path[..<cut]), Array(path[(cut + 1)...]))
-    }
 
     /// The half-open byte range of `dir` values strictly below `path`.
     static func below(_ path: [UInt8]) -> (lower: [UInt8], upper: [UInt8]) {
@@ -25,7 +16,7 @@ enum CatalogPath {
     /// ranges that find a folder's subtree, so it is refused rather than stored.
     static func validateName(_ name: [UInt8]) throws {
         guard !name.isEmpty, name != [0x2E], name != [0x2E, 0x2E], !name.contains(slash), !name.contains(0) else {
-            throw ArchiverError(.internalError, "'\(display(name))' is not a valid path component")
+            throw ArchiverError(.internalError, "'\(BytePath.display(name))' is not a valid path component")
         }
     }
 
@@ -36,13 +27,9 @@ enum CatalogPath {
             do {
                 try validateName(Array(part))
             } catch {
-                throw ArchiverError(.internalError, "'\(display(dir))' is not a valid relative folder path")
+                throw ArchiverError(.internalError, "'\(BytePath.display(dir))' is not a valid relative folder path")
             }
         }
     }
 
-    /// Lossy text for messages.
-    static func display(_ bytes: [UInt8]) -> String {
-        String(decoding: bytes, as: UTF8.self)
-    }
 }

@@ -60,6 +60,7 @@ enum CatalogSchema {
             created_run INTEGER NOT NULL REFERENCES runs(id)
         ) STRICT;
         CREATE INDEX contents_by_plaintext ON contents(repository_id, plaintext_sha256, plaintext_size);
+        CREATE INDEX contents_by_size ON contents(repository_id, plaintext_size);
 
         CREATE TABLE objects (
             id INTEGER PRIMARY KEY,

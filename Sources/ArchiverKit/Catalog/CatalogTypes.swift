@@ -107,6 +107,8 @@ public struct CatalogEntry: Sendable, Hashable {
     /// True when verify found one of the content's objects missing or bad: the file must be stored again even
     /// though it did not change.
     public var contentDamaged: Bool
+    /// When the run that recorded this version started (ns since 1970): an mtime this recent is not trusted.
+    public var recordedRunStartNs: Int64?
 }
 
 /// A stored copy of some plaintext, about to be recorded. Its stored size is the sum of its objects' sizes.
@@ -324,7 +326,7 @@ public struct VersionRecord: Sendable, Hashable {
     public var firstRunFinishedAt: Date?
 
     /// The path relative to the source root, as bytes (`dir/name`, or `name` at the root).
-    public var path: [UInt8] { CatalogPath.join(dir, name) }
+    public var path: [UInt8] { BytePath.join(dir, name) }
 }
 
 /// One entry of a restore: the version and, for stored files, its content and objects in segment order.

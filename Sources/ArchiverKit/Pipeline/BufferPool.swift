@@ -6,22 +6,33 @@ import Synchronization
 final class BufferPool: Sendable {
     private let free = Mutex<[[UInt8]]>([])
     private let capacity: Int
+    private let fixed: Bool
 
-    /// Creates a pool of buffers that reserve `capacity` bytes.
-    init(capacity: Int) { self.capacity = capacity }
+    /// Creates a pool of empty buffers that reserve `capacity` bytes (for outputs that are appended to).
+    init(capacity: Int) {
+        self.capacity = capacity
+        self.fixed = false
+    }
 
-    /// An empty buffer with at least `capacity` bytes reserved.
+    /// Creates a pool of buffers of exactly `size` bytes (for inputs read into in place; zero-filled only once).
+    init(fixedSize size: Int) {
+        self.capacity = size
+        self.fixed = true
+    }
+
+    /// A buffer: empty with `capacity` reserved, or of the fixed size.
     func take() -> [UInt8] {
         if let buffer = free.withLock({ $0.popLast() }) { return buffer }
+        if fixed { return [UInt8](repeating: 0, count: capacity) }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(capacity)
         return buffer
     }
 
-    /// Returns a buffer for reuse; its contents are discarded.
+    /// Returns a buffer for reuse.
     func give(_ buffer: consuming [UInt8]) {
         var buffer = buffer
-        buffer.removeAll(keepingCapacity: true)
+        if !fixed { buffer.removeAll(keepingCapacity: true) }
         free.withLock { $0.append(buffer) }
     }
 }

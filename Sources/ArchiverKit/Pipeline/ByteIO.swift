@@ -164,11 +164,11 @@ public final class FileDescriptorSink: ByteSink, @unchecked Sendable {
 }
 
 extension ArchiverError {
-    /// An error from the current `errno`, naming the path.
+    /// An error from the current `errno`, naming the path (`.quota` for a full disk, `.io` otherwise).
     /// - Parameters:
     ///   - what: the operation, phrased for a sentence ("cannot open for reading").
     ///   - path: the file concerned.
-    static func posix(_ what: String, path: String) -> ArchiverError {
+    public static func posix(_ what: String, path: String) -> ArchiverError {
         let code = errno
         let reason = String(cString: strerror(code))
         let category: Code = (code == ENOSPC || code == EDQUOT) ? .quota : .io

@@ -162,12 +162,11 @@ public enum ObjectPipeline {
         case .gzip(let l): (workers, level) = (max(1, options.workers), l)
         }
         let coordinator = StageCoordinator<Block, Block>(tickets: max(2, options.inFlight + workers))
-        let inputs = BufferPool(capacity: blockSize)
+        let inputs = BufferPool(fixedSize: blockSize)
         let outputs = BufferPool(capacity: blockSize + blockSize / 8 + 1024)
         let group = DispatchGroup()
         let reader = PlaintextReader()
-        first.removeSubrange(firstCount...)
-        let firstBlock = Block(bytes: first)
+        let firstBlock = Block(bytes: first, count: firstCount)
 
         // Reader: hashes plaintext and passes blocks on, to the workers or straight to the emitter.
         startThread(named: "archiver.read", group: group) { [source] in
@@ -175,18 +174,19 @@ public enum ObjectPipeline {
                 var sequence = 0
                 var block = firstBlock
                 while true {
-                    let isLast = block.bytes.count < blockSize
-                    block.bytes.withUnsafeBytes { reader.hash($0) }
+                    let isLast = block.count < blockSize
+                    block.withData { reader.hash($0) }
                     guard coordinator.acquireTicket() else { return }
                     if workers > 0 { coordinator.enqueue(sequence, block) } else { coordinator.deliver(sequence, block) }
                     sequence += 1
                     if isLast { break }
                     var next = inputs.take()
-                    next.append(contentsOf: repeatElement(0, count: blockSize))
                     let n = try next.withUnsafeMutableBytes { try source.readFull(into: $0) }
-                    next.removeSubrange(n...)
-                    if n == 0 { break }
-                    block = Block(bytes: next)
+                    if n == 0 {
+                        inputs.give(next)
+                        break
+                    }
+                    block = Block(bytes: next, count: n)
                 }
                 coordinator.endInput(blockCount: sequence)
             } catch {
@@ -200,7 +200,7 @@ public enum ObjectPipeline {
                     let compressor = try GzipMemberCompressor(level: level)
                     while let (sequence, block) = coordinator.dequeue() {
                         var out = outputs.take()
-                        try block.bytes.withUnsafeBytes { try compressor.compressMember($0, appendingTo: &out) }
+                        try block.withData { try compressor.compressMember($0, appendingTo: &out) }
                         inputs.give(block.bytes)
                         coordinator.deliver(sequence, Block(bytes: out))
                     }
@@ -213,7 +213,7 @@ public enum ObjectPipeline {
         do {
             var sequence = 0
             while let block = try coordinator.take(sequence) {
-                try block.bytes.withUnsafeBytes { try emitter.feed($0) }
+                try block.withData { try emitter.feed($0) }
                 if workers > 0 { outputs.give(block.bytes) } else { inputs.give(block.bytes) }
                 coordinator.releaseTicket()
                 sequence += 1
@@ -391,9 +391,20 @@ public enum ObjectPipeline {
     }
 }
 
-/// A buffer travelling between stages.
+/// A buffer travelling between stages; only the first `count` bytes are data (input buffers keep their full
+/// size so they are never zero-filled again).
 struct Block: Sendable {
     var bytes: [UInt8]
+    var count: Int
+
+    init(bytes: [UInt8], count: Int? = nil) {
+        self.bytes = bytes
+        self.count = count ?? bytes.count
+    }
+
+    func withData<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    }
 }
 
 /// The reader thread's plaintext digest, read by the caller after the threads joined.

@@ -5,7 +5,7 @@ import Musl
 #endif
 
 /// What kind of file system object a directory entry is, from the type bits of its mode.
-public enum EntryKind: Sendable, Equatable {
+public enum FileKind: Sendable, Equatable {
     case file, directory, symlink, fifo, socket, characterDevice, blockDevice, unknown
 
     /// The kind named by the `S_IFMT` bits of a `st_mode`.
@@ -57,7 +57,7 @@ public struct ScannedEntry: Sendable, Equatable {
     /// The entry's name: one path component, exact bytes.
     public var name: [UInt8]
     /// What it is; symlinks are never followed, so a link to a directory is `.symlink`.
-    public var kind: EntryKind
+    public var kind: FileKind
     /// Size in bytes (for a symlink, the length of its target).
     public var size: Int64
     /// Last modification, nanoseconds since 1970 (saturated at the ends of `Int64`'s range).
@@ -80,7 +80,7 @@ public struct ScannedEntry: Sendable, Equatable {
 
     /// Creates an entry from stored values (a catalog row, a test).
     public init(
-        name: [UInt8], kind: EntryKind, size: Int64, mtimeNs: Int64, ctimeNs: Int64, inode: UInt64, device: UInt64,
+        name: [UInt8], kind: FileKind, size: Int64, mtimeNs: Int64, ctimeNs: Int64, inode: UInt64, device: UInt64,
         mode: UInt32, uid: UInt32, gid: UInt32, linkCount: UInt64
     ) {
         self.name = name
@@ -101,7 +101,7 @@ public struct ScannedEntry: Sendable, Equatable {
 
     init(name: [UInt8], stat st: stat) {
         self.init(
-            name: name, kind: EntryKind(mode: UInt32(st.st_mode)), size: Int64(st.st_size),
+            name: name, kind: FileKind(mode: UInt32(st.st_mode)), size: Int64(st.st_size),
             mtimeNs: Self.nanoseconds(st.st_mtim), ctimeNs: Self.nanoseconds(st.st_ctim),
             inode: UInt64(st.st_ino), device: UInt64(st.st_dev), mode: UInt32(st.st_mode),
             uid: UInt32(st.st_uid), gid: UInt32(st.st_gid), linkCount: UInt64(st.st_nlink))

@@ -81,7 +81,7 @@ public final class SourceScanner: @unchecked Sendable {
             let what = code == ENOENT ? "does not exist" : code == ENOTDIR ? "is not a directory" : Self.reason(code)
             throw ArchiverError(.io, "source folder \(what)", subject: display, cause: ScanSystemError(code: code))
         }
-        guard EntryKind(mode: UInt32(st.st_mode)) == .directory else {
+        guard FileKind(mode: UInt32(st.st_mode)) == .directory else {
             throw ArchiverError(.io, "source folder is not a directory", subject: display)
         }
         let fd = Self.retrying { withCPath(rootPath) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } }
@@ -184,7 +184,7 @@ public final class SourceScanner: @unchecked Sendable {
         if withCPath(name, { fstatat(parent, $0, &st, AT_SYMLINK_NOFOLLOW) }) != 0 {
             throw failure("cannot open", relativePath, code: errno)
         }
-        let kind = EntryKind(mode: UInt32(st.st_mode))
+        let kind = FileKind(mode: UInt32(st.st_mode))
         guard kind == .file else { throw notRegular(relativePath, kind) }
 
         let flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY
@@ -198,7 +198,7 @@ public final class SourceScanner: @unchecked Sendable {
             close(fd)
             throw failure("cannot examine", relativePath, code: code)
         }
-        let openedKind = EntryKind(mode: UInt32(st.st_mode))
+        let openedKind = FileKind(mode: UInt32(st.st_mode))
         guard openedKind == .file else {
             close(fd)
             throw notRegular(relativePath, openedKind)
@@ -310,7 +310,7 @@ public final class SourceScanner: @unchecked Sendable {
         guard withCPath(component, { fstatat(parent, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else {
             return Self.reason(code)
         }
-        let kind = EntryKind(mode: UInt32(st.st_mode))
+        let kind = FileKind(mode: UInt32(st.st_mode))
         return kind == .symlink ? "is a symbolic link; not followed" : "is not a directory"
     }
 
@@ -320,14 +320,14 @@ public final class SourceScanner: @unchecked Sendable {
         let tagName = Array("CACHEDIR.TAG".utf8)
         var st = stat()
         guard withCPath(tagName, { fstatat(directory, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0,
-            EntryKind(mode: UInt32(st.st_mode)) == .file
+            FileKind(mode: UInt32(st.st_mode)) == .file
         else { return false }
         let fd = Self.retrying {
             withCPath(tagName) { openat(directory, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) }
         }
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        guard fstat(fd, &st) == 0, EntryKind(mode: UInt32(st.st_mode)) == .file else { return false }
+        guard fstat(fd, &st) == 0, FileKind(mode: UInt32(st.st_mode)) == .file else { return false }
         let signature = Array("Signature: 8a477f597d28d172789f06886806bc55".utf8)
         var buffer = [UInt8](repeating: 0, count: signature.count)
         var filled = 0
@@ -352,7 +352,7 @@ public final class SourceScanner: @unchecked Sendable {
         ArchiverError(.io, "\(what): \(Self.reason(code))", subject: subject(path), cause: ScanSystemError(code: code))
     }
 
-    private func notRegular(_ path: [UInt8], _ kind: EntryKind) -> ArchiverError {
+    private func notRegular(_ path: [UInt8], _ kind: FileKind) -> ArchiverError {
         let what = kind == .symlink ? "is a symbolic link; not followed" : "is \(kind.noun), not a regular file"
         return ArchiverError(.io, "cannot open: \(what)", subject: subject(path))
     }

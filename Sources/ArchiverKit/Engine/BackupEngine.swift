@@ -1,0 +1,390 @@
+import Age
+import Foundation
+public import Logging
+
+/// What a backup run did, for the summary line and `--json`.
+public struct BackupSummary: Sendable {
+    /// The catalog run id, or nil for a run that writes no catalog rows (`mock:`, `--dry-run`).
+    public var runID: Int64?
+    /// The run's final status.
+    public var status: RunStatus
+    /// Counts and bytes.
+    public var counts: RunCounts
+    /// Wall-clock duration in seconds.
+    public var seconds: Double
+    /// Files that failed, with the reason.
+    public var failures: [(path: String, message: String)]
+    /// Entries skipped on purpose (FIFOs, devices, cache folders), with the reason.
+    public var skipped: [(path: String, message: String)]
+    /// For `--dry-run`: files that would be read and stored.
+    public var wouldStore: Int64
+    /// For `--dry-run`: their bytes.
+    public var wouldStoreBytes: Int64
+}
+
+/// Reports progress while a run goes on.
+public protocol BackupProgress: Sendable {
+    /// A file is about to be read and stored.
+    func storing(path: String, size: Int64)
+    /// A file was stored, deduplicated or failed.
+    func finished(path: String, outcome: String)
+}
+
+/// Backs up every source of a config to one target.
+///
+/// Per directory: one listing (one stat per entry) and one catalog query; a file whose size, mtime, ctime and
+/// inode match its current version is not opened. Every stored file commits to the catalog at once, only after
+/// the backend confirmed its objects, so a killed run loses nothing and redoes only the file in flight.
+public final class BackupEngine: Sendable {
+    let config: ArchiverConfig
+    let catalog: Catalog?
+    let backend: any RemoteBackend
+    let repositoryID: String
+    let logger: Logger
+    let progress: (any BackupProgress)?
+    let store: ObjectStore
+    let dryRun: Bool
+
+    /// Attempts per file when it changes while read.
+    static let attempts = 3
+    /// How recent an mtime may be, relative to the run that recorded it, and still be trusted (borg's race guard:
+    /// a file modified within the file system's timestamp granularity of being read could change unseen).
+    static let mtimeGranularityNs: Int64 = 1_000_000_000
+
+    /// Prepares a run.
+    /// - Parameters:
+    ///   - config: the loaded configuration.
+    ///   - catalog: the catalog; nil when the backend keeps nothing.
+    ///   - backend: the opened target.
+    ///   - repositoryID: the target's repository id.
+    ///   - dryRun: scan and compare only; read and store nothing.
+    ///   - logger: where to log.
+    ///   - progress: live progress, if wanted.
+    public init(
+        config: ArchiverConfig, catalog: Catalog?, backend: any RemoteBackend, repositoryID: String,
+        dryRun: Bool = false, logger: Logger, progress: (any BackupProgress)? = nil
+    ) {
+        self.config = config
+        self.catalog = catalog
+        self.backend = backend
+        self.repositoryID = repositoryID
+        self.logger = logger
+        self.progress = progress
+        self.dryRun = dryRun
+        self.store = ObjectStore(
+            backend: backend, namer: ObjectNamer(repositoryID: repositoryID, capabilities: backend.capabilities),
+            recipients: config.encryption ? config.recipients : [], compression: config.compression)
+    }
+
+    /// Runs the backup.
+    /// - Returns: the summary.
+    /// - Throws: `ArchiverError` for what stops the whole run (target gone, catalog unwritable, quota); problems
+    ///   with single files are recorded and reported instead.
+    public func run() async throws -> BackupSummary {
+        let started = Date()
+        let writesCatalog = catalog != nil && backend.persists && !dryRun
+        var state = RunState()
+        let runID: Int64?
+        if writesCatalog, let catalog {
+            try catalog.registerRepository(id: repositoryID, spec: backend.spec)
+            runID = try catalog.beginRun(repositoryID: repositoryID, dryRun: false)
+        } else {
+            runID = nil
+        }
+        let runStartNs = Int64(started.timeIntervalSince1970 * 1e9)
+        do {
+            for source in config.sources {
+                try Task.checkCancellation()
+                try await backUp(source: source, runID: runID, runStartNs: runStartNs, state: &state)
+            }
+        } catch {
+            if let runID, let catalog {
+                let status: RunStatus = error is CancellationError ? .interrupted : .failed
+                try? catalog.finishRun(runID, status: status, counts: state.counts)
+            }
+            throw error
+        }
+        let status: RunStatus = state.counts.failed > 0 ? .partial : .completed
+        if let runID, let catalog {
+            try catalog.finishRun(runID, status: status, counts: state.counts)
+        }
+        return BackupSummary(
+            runID: runID, status: status, counts: state.counts, seconds: Date().timeIntervalSince(started),
+            failures: state.failures, skipped: state.skipped, wouldStore: state.wouldStore,
+            wouldStoreBytes: state.wouldStoreBytes)
+    }
+
+    struct RunState {
+        var counts = RunCounts()
+        var failures: [(path: String, message: String)] = []
+        var skipped: [(path: String, message: String)] = []
+        var wouldStore: Int64 = 0
+        var wouldStoreBytes: Int64 = 0
+    }
+
+    private func backUp(source: ArchiverConfig.Source, runID: Int64?, runStartNs: Int64, state: inout RunState)
+        async throws
+    {
+        let matcher = try ExcludeMatcher(patterns: config.exclude + source.exclude)
+        let scanner = try SourceScanner(root: source.local, excludes: matcher)
+        var pending: [[UInt8]] = [[]]
+        while let dir = pending.popLast() {
+            try Task.checkCancellation()
+            let listing: DirectoryListing
+            do {
+                listing = try scanner.list(directory: dir)
+            } catch {
+                // An unreadable folder: report it and keep what the catalog knows below it.
+                let display = "\(source.remote)/\(BytePath.display(dir))"
+                try fail(source: source, runID: runID, dir: BytePath.split(dir).dir, name: BytePath.split(dir).name,
+                    display: display, error: error, state: &state)
+                continue
+            }
+            if listing.isCacheDirectory {
+                state.skipped.append(("\(source.remote)/\(BytePath.display(dir))", "holds CACHEDIR.TAG; not backed up"))
+            }
+            let known: [[UInt8]: CatalogEntry]
+            if let catalog, runID != nil || dryRun {
+                known = Dictionary(
+                    try catalog.currentEntries(repositoryID: repositoryID, source: source.remote, dir: dir).map {
+                        ($0.name, $0)
+                    }, uniquingKeysWith: { a, _ in a })
+            } else {
+                known = [:]
+            }
+            var seen = Set<[UInt8]>()
+            // Subfolders are pushed in reverse so they are visited in name order.
+            var subdirectories: [[UInt8]] = []
+            for entry in listing.entries {
+                let path = BytePath.join(dir, entry.name)
+                let display = "\(source.remote)/\(BytePath.display(path))"
+                switch entry.kind {
+                case .fifo, .socket, .characterDevice, .blockDevice, .unknown:
+                    state.skipped.append((display, "is a \(entry.kind) (not a regular file); skipped"))
+                    continue
+                default:
+                    break
+                }
+                seen.insert(entry.name)
+                state.counts.filesSeen += 1
+                let previous = known[entry.name]
+                do {
+                    switch entry.kind {
+                    case .directory:
+                        subdirectories.append(path)
+                        if let runID, metadataChanged(previous, entry, kind: .dir) {
+                            try record(source: source, runID: runID, dir: dir, entry: entry, display: display, kind: .dir)
+                        }
+                    case .symlink:
+                        let target = try scanner.readLink(path)
+                        if let runID, metadataChanged(previous, entry, kind: .symlink) || previous?.linkTarget != target {
+                            try record(
+                                source: source, runID: runID, dir: dir, entry: entry, display: display, kind: .symlink,
+                                linkTarget: target)
+                        }
+                    default:
+                        if let previous, isUnchanged(previous, entry, runStartNs: runStartNs) {
+                            state.counts.unchanged += 1
+                            continue
+                        }
+                        if dryRun {
+                            state.wouldStore += 1
+                            state.wouldStoreBytes += entry.size
+                            continue
+                        }
+                        try await storeFile(
+                            source: source, runID: runID, scanner: scanner, dir: dir, path: path, display: display,
+                            previousContent: previous?.contentID, state: &state)
+                    }
+                } catch let error as ArchiverError where Self.stopsTheRun(error) {
+                    throw error
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    try fail(source: source, runID: runID, dir: dir, name: entry.name, display: display, error: error,
+                        state: &state)
+                }
+            }
+            pending.append(contentsOf: subdirectories.reversed())
+            if let runID, let catalog {
+                let gone = known.keys.filter { !seen.contains($0) }.sorted { $0.lexicographicallyPrecedes($1) }
+                if !gone.isEmpty {
+                    try catalog.markDeleted(runID: runID, repositoryID: repositoryID, source: source.remote, dir: dir, names: gone)
+                }
+            }
+        }
+    }
+
+    /// Errors that mean the target or the catalog cannot go on, as opposed to one bad file.
+    static func stopsTheRun(_ error: ArchiverError) -> Bool {
+        [.quota, .targetUnavailable, .loginNeeded, .catalog, .locked, .interrupted, .key].contains(error.code)
+    }
+
+    private func isUnchanged(_ previous: CatalogEntry, _ entry: ScannedEntry, runStartNs: Int64) -> Bool {
+        guard previous.kind == .file, !previous.contentDamaged else { return false }
+        guard previous.size == entry.size, previous.mtimeNs == entry.mtimeNs, previous.ctimeNs == entry.ctimeNs,
+            previous.inode == entry.inode
+        else { return false }
+        // The race guard: an mtime this close to the recording run's start may hide a later change.
+        if let recordedRunStartNs = previous.recordedRunStartNs,
+            entry.mtimeNs >= recordedRunStartNs - Self.mtimeGranularityNs
+        {
+            return false
+        }
+        return true
+    }
+
+    private func metadataChanged(_ previous: CatalogEntry?, _ entry: ScannedEntry, kind: EntryKind) -> Bool {
+        guard let previous, previous.kind == kind else { return true }
+        return previous.mode != entry.mode || previous.mtimeNs != entry.mtimeNs || previous.uid != entry.uid
+            || previous.gid != entry.gid
+    }
+
+    private func record(
+        source: ArchiverConfig.Source, runID: Int64, dir: [UInt8], entry: ScannedEntry, display: String,
+        kind: EntryKind, linkTarget: [UInt8]? = nil, contentID: Int64? = nil, size: Int64? = nil
+    ) throws {
+        try catalog?.recordVersion(
+            runID: runID, repositoryID: repositoryID, source: source.remote,
+            entry: NewVersion(
+                dir: dir, name: entry.name, display: display, kind: kind, size: size ?? entry.size,
+                mtimeNs: entry.mtimeNs, ctimeNs: entry.ctimeNs, inode: entry.inode, mode: entry.mode, uid: entry.uid,
+                gid: entry.gid, linkTarget: linkTarget, contentID: contentID))
+    }
+
+    private func fail(
+        source: ArchiverConfig.Source, runID: Int64?, dir: [UInt8], name: [UInt8], display: String,
+        error: any Error, state: inout RunState
+    ) throws {
+        let message = (error as? ArchiverError)?.message ?? "\(error)"
+        state.counts.failed += 1
+        state.failures.append((display, message))
+        progress?.finished(path: display, outcome: "failed: \(message)")
+        logger.warning("\(display): \(message)")
+        if let runID, let catalog {
+            try catalog.recordFailure(
+                runID: runID, repositoryID: repositoryID, source: source.remote, dir: dir, name: name,
+                display: display, message: message)
+        }
+    }
+
+    /// Reads, stores and records one file, retrying when it changes while read.
+    private func storeFile(
+        source: ArchiverConfig.Source, runID: Int64?, scanner: SourceScanner, dir: [UInt8], path: [UInt8],
+        display: String, previousContent: Int64?, state: inout RunState
+    ) async throws {
+        var lastError: ArchiverError?
+        for attempt in 1...Self.attempts {
+            let (fd, before) = try scanner.openFile(path)
+            defer { close(fd) }
+            progress?.storing(path: display, size: before.size)
+            do {
+                let outcome = try await storeOpenFile(
+                    source: source, runID: runID, fd: fd, before: before, dir: dir, path: path, display: display,
+                    previousContent: previousContent)
+                var after = stat()
+                guard fstat(fd, &after) == 0 else { throw ArchiverError.posix("cannot stat", path: display) }
+                if fileFingerprintChanged(before: before, after: ScannedEntry(name: before.name, stat: after)) {
+                    throw ArchiverError(.sourceChanged, "changed while it was read", subject: display)
+                }
+                if let runID, let catalog {
+                    try catalog.recordVersion(
+                        runID: runID, repositoryID: repositoryID, source: source.remote,
+                        entry: NewVersion(
+                            dir: dir, name: before.name, display: display, kind: .file, size: before.size,
+                            mtimeNs: before.mtimeNs, ctimeNs: before.ctimeNs, inode: before.inode, mode: before.mode,
+                            uid: before.uid, gid: before.gid, linkTarget: nil, contentID: outcome.contentID))
+                }
+                state.counts.bytesRead += outcome.bytesRead
+                state.counts.bytesStored += outcome.bytesStored
+                if outcome.unchanged {
+                    state.counts.unchanged += 1
+                } else if outcome.deduplicated {
+                    state.counts.deduplicated += 1
+                } else {
+                    state.counts.stored += 1
+                }
+                if !outcome.unchanged {
+                    progress?.finished(path: display, outcome: outcome.deduplicated ? "deduplicated" : "stored")
+                }
+                return
+            } catch let error as ArchiverError where error.code == .sourceChanged {
+                lastError = error
+                logger.info("\(display) changed while read (attempt \(attempt) of \(Self.attempts)); retrying")
+                continue
+            }
+        }
+        throw ArchiverError(
+            .sourceChanged, "kept changing while it was read (\(Self.attempts) attempts); it will be tried next run",
+            subject: display, cause: lastError)
+    }
+
+    struct FileOutcome {
+        var contentID: Int64?
+        var deduplicated: Bool
+        var unchanged = false
+        var bytesRead: Int64
+        var bytesStored: Int64
+    }
+
+    private func storeOpenFile(
+        source: ArchiverConfig.Source, runID: Int64?, fd: Int32, before: ScannedEntry, dir: [UInt8], path: [UInt8],
+        display: String, previousContent: Int64?
+    ) async throws -> FileOutcome {
+        let encrypted = config.encryption
+        // An empty file stored with neither encryption nor compression would be an empty object, which some
+        // backends refuse: it is recorded with no object and recreated on restore.
+        if before.size == 0 && !encrypted && !backend.capabilities.allowsEmptyObjects {
+            return FileOutcome(contentID: nil, deduplicated: false, bytesRead: 0, bytesStored: 0)
+        }
+        // Deduplication needs the plaintext hash before storing; hash first only when a content of the same
+        // size exists, which is rare for large files and cheap for small ones.
+        if let catalog, runID != nil,
+            try catalog.hasContent(repositoryID: repositoryID, plaintextSize: before.size, encrypted: encrypted)
+        {
+            let digest = try await BlockingWork.sha256(fd: fd, length: before.size, label: display)
+            if let match = try reusableContent(plaintextSHA256: digest, size: before.size) {
+                // The same content as before (a re-read the race guard asked for) is not a duplicate.
+                let same = previousContent == match
+                return FileOutcome(contentID: match, deduplicated: !same, unchanged: same, bytesRead: before.size, bytesStored: 0)
+            }
+        }
+        let naming: NameRequest =
+            config.naming == .mirror
+            ? .mirror(source: source.remote, path: path, tag: "v\(runID ?? 0)-\(ObjectNamer.randomHex(3))") : .opaque
+        let store = ObjectStore(
+            backend: backend, namer: self.store.namer, recipients: self.store.recipients,
+            compression: source.compression)
+        let content = try await store.store(
+            fd: fd, size: before.size, fileName: BytePath.display(before.name), naming: naming, label: display)
+        guard let runID, let catalog else {
+            return FileOutcome(contentID: nil, deduplicated: false, bytesRead: before.size, bytesStored: content.storedSize)
+        }
+        let compression = if case .gzip(let level) = content.payload { "gzip:\(level)" } else { "none" }
+        let contentID = try catalog.recordContent(
+            NewContent(
+                repositoryID: repositoryID, runID: runID, plaintextSHA256: content.plaintextSHA256,
+                plaintextSize: content.plaintextSize, encrypted: content.encrypted,
+                recipients: store.recipients.map(\.description).sorted(), compression: compression,
+                formatID: content.formatID),
+            objects: content.objects.enumerated().map { index, segment in
+                NewObject(
+                    segment: index, name: segment.name.value, storedSize: segment.storedSize,
+                    storedMD5: segment.storedMD5, storedSHA256: segment.storedSHA256,
+                    plaintextOffset: segment.plaintextOffset, plaintextSize: segment.plaintextSize)
+            })
+        return FileOutcome(
+            contentID: contentID, deduplicated: false, bytesRead: before.size, bytesStored: content.storedSize)
+    }
+
+    /// A stored content with this plaintext that may be referenced: same repository and encryption setting, and
+    /// recipients that include every current one (so no current key holder loses access).
+    private func reusableContent(plaintextSHA256: [UInt8], size: Int64) throws -> Int64? {
+        guard let catalog else { return nil }
+        let current = Set(store.recipients.map(\.description))
+        return try catalog.findContent(
+            repositoryID: repositoryID, plaintextSHA256: plaintextSHA256, plaintextSize: size,
+            encrypted: config.encryption
+        ).first { current.isSubset(of: Set($0.recipients)) }?.id
+    }
+}

@@ -1,0 +1,153 @@
+public import Age
+import Foundation
+import Crypto
+
+/// How thoroughly `verify` checks.
+public enum VerifyDepth: Sendable, Equatable {
+    /// Every object exists with its recorded size (from paged listings; nothing is downloaded).
+    case quick
+    /// Every object is downloaded and its stored SHA-256 compared; no key needed (what a daemon may schedule).
+    case stored
+    /// Objects are decrypted and inflated and the plaintext SHA-256 compared; `percent` < 100 samples contents.
+    case deep(percent: Double)
+}
+
+/// What `verify` found.
+public struct VerifyReport: Sendable {
+    /// Objects checked.
+    public var checked = 0
+    /// Bytes downloaded.
+    public var bytes: Int64 = 0
+    /// Problems, one line each, naming the object.
+    public var problems: [String] = []
+    /// True when nothing was wrong.
+    public var ok: Bool { problems.isEmpty }
+}
+
+/// Checks that what the catalog claims is stored really is, at three depths.
+public struct Verifier: Sendable {
+    let catalog: Catalog
+    let backend: any RemoteBackend
+    let repositoryID: String
+    let store: ObjectStore
+
+    /// Prepares a verification.
+    /// - Parameters:
+    ///   - catalog: the catalog.
+    ///   - backend: the target.
+    ///   - repositoryID: its repository id.
+    public init(catalog: Catalog, backend: any RemoteBackend, repositoryID: String) {
+        self.catalog = catalog
+        self.backend = backend
+        self.repositoryID = repositoryID
+        self.store = ObjectStore(
+            backend: backend, namer: ObjectNamer(repositoryID: repositoryID, capabilities: backend.capabilities),
+            recipients: [], compression: .off)
+    }
+
+    /// Runs the check.
+    /// - Parameters:
+    ///   - depth: how deep.
+    ///   - identities: needed for `.deep` only.
+    public func verify(depth: VerifyDepth, identities: [any AgeIdentity] = []) async throws -> VerifyReport {
+        var report = VerifyReport()
+        var objects: [ObjectRecord] = []
+        try catalog.forEachObject(repositoryID: repositoryID) { objects.append($0) }
+        switch depth {
+        case .quick:
+            try await quick(objects.sorted { $0.name < $1.name }, report: &report)
+        case .stored:
+            for object in objects {
+                try await checkStored(object, report: &report)
+            }
+        case .deep(let percent):
+            let byContent = Dictionary(grouping: objects, by: \.contentID)
+            for (contentID, parts) in byContent.sorted(by: { $0.key < $1.key }) {
+                if percent < 100 && Double.random(in: 0..<100) >= percent { continue }
+                try await checkDeep(contentID: contentID, objects: parts.sorted { $0.segment < $1.segment },
+                    identities: identities, report: &report)
+            }
+        }
+        return report
+    }
+
+    /// Merges the catalog's objects (sorted by name) with the backend's paged listing of the repository.
+    private func quick(_ objects: [ObjectRecord], report: inout VerifyReport) async throws {
+        var index = 0
+        var cursor: String?
+        let prefix = "\(repositoryID)/"
+        repeat {
+            let page = try await backend.list(prefix: prefix, cursor: cursor, limit: 1000)
+            for listed in page.objects {
+                while index < objects.count && objects[index].name < listed.name.value {
+                    report.problems.append("missing: \(objects[index].name)")
+                    index += 1
+                }
+                if index < objects.count && objects[index].name == listed.name.value {
+                    if objects[index].storedSize != listed.size {
+                        report.problems.append(
+                            "wrong size: \(listed.name) is \(listed.size) bytes, the catalog says \(objects[index].storedSize)")
+                    }
+                    report.checked += 1
+                    index += 1
+                }
+            }
+            cursor = page.nextCursor
+        } while cursor != nil
+        while index < objects.count {
+            report.problems.append("missing: \(objects[index].name)")
+            index += 1
+        }
+    }
+
+    private func checkStored(_ object: ObjectRecord, report: inout VerifyReport) async throws {
+        let name = try ObjectName(object.name)
+        do {
+            let reader = try await backend.openReader(for: name, range: nil)
+            let (digest, count) = try await BlockingWork.run("archiver.verify") { () -> ([UInt8], Int64) in
+                var sha = SHA256Box()
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                var total: Int64 = 0
+                while true {
+                    let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+                    if n == 0 { break }
+                    total += Int64(n)
+                    buffer.withUnsafeBytes { sha.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                }
+                return (sha.finalize(), total)
+            }
+            await reader.close()
+            report.checked += 1
+            report.bytes += count
+            if count != object.storedSize || digest != object.storedSHA256 {
+                report.problems.append("damaged: \(object.name) does not match its recorded size and SHA-256")
+                try catalog.markDamaged(objectID: object.id, at: Date())
+            } else {
+                try catalog.markVerified(objectID: object.id, deep: false, at: Date())
+            }
+        } catch let error as ArchiverError where error.code == .backend {
+            report.problems.append("unreadable: \(object.name): \(error.message)")
+        }
+    }
+
+    private func checkDeep(
+        contentID: Int64, objects: [ObjectRecord], identities: [any AgeIdentity], report: inout VerifyReport
+    ) async throws {
+        guard let content = try catalog.content(id: contentID) else { return }
+        let payload: PayloadCompression = content.compression.hasPrefix("gzip") ? .gzip(level: 0) : .none
+        do {
+            try await store.load(
+                objects: try objects.map { (try ObjectName($0.name), $0.plaintextSize) }, payload: payload,
+                encrypted: content.encrypted, plaintextSHA256: content.plaintextSHA256, identities: identities,
+                into: DiscardSink())
+            for object in objects { try catalog.markVerified(objectID: object.id, deep: true, at: Date()) }
+            report.checked += objects.count
+            report.bytes += content.storedSize
+        } catch let error as ArchiverError where error.code == .key {
+            throw error
+        } catch let error as ArchiverError {
+            report.problems.append("damaged: \(objects.map(\.name).joined(separator: ", ")): \(error.message)")
+            for object in objects { try catalog.markDamaged(objectID: object.id, at: Date()) }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import ArchiverKit
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `archiver backup`: one run over every source, to every target (or `--target NAME`).
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Back up every source to the targets.",
+        discussion: """
+            Unchanged files (same size, mtime, ctime and inode) are not opened. Each stored file is committed to \
+            the catalog at once, so an interrupted run resumes where it stopped. Exits 3 when some files failed \
+            (they are listed, and retried next run).
+            """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Back up to this target only.")
+    var target: String?
+
+    @Flag(help: "Scan and compare only: report what would be stored, read and write nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print the summary as JSON on stdout.")
+    var json = false
+
+    func run() async throws {
+        let config = try options.load()
+        let logger = Logger(label: "archiver.backup")
+        var anyPartial = false
+        var attempted = 0
+        for target in try Targets.selected(config, name: target) {
+            let opened: OpenedTarget
+            do {
+                opened = try await Targets.open(target, config: config)
+            } catch let error as ArchiverError where error.code == .targetUnavailable && config.targets.count > 1 {
+                Terminal.warning("skipping target \(target.name): \(error.message)")
+                continue
+            }
+            attempted += 1
+            let catalog: Catalog? = opened.backend.persists ? try Catalog(path: config.catalog) : nil
+            let lock = try catalog?.acquireRunLock(command: "backup")
+            defer { lock?.release() }
+            let engine = BackupEngine(
+                config: config, catalog: catalog, backend: opened.backend, repositoryID: opened.marker.id,
+                dryRun: dryRun, logger: logger, progress: TerminalProgress())
+            let summary = try await engine.run()
+            report(summary, target: target)
+            if summary.status == .partial { anyPartial = true }
+            if let catalog, let runID = summary.runID, summary.counts.stored > 0 {
+                try await storeCatalogCopy(catalog, config: config, opened: opened, runID: runID)
+            }
+        }
+        if attempted == 0 {
+            throw ArchiverError(.targetUnavailable, "no target is available; nothing was backed up")
+        }
+        if anyPartial { throw ExitCode(ExitStatus.partial) }
+    }
+
+    private func storeCatalogCopy(_ catalog: Catalog, config: ArchiverConfig, opened: OpenedTarget, runID: Int64) async throws {
+        guard config.encryption, !config.recipients.isEmpty else { return }
+        guard let key = try CatalogCopies.readMACKey(catalog: config.catalog) else {
+            Terminal.warning("no catalog-copy key beside the catalog, so no catalog copy was stored; run `archiver key mac-key --identity key.txt --config FILE` where the identity lives")
+            return
+        }
+        let copies = CatalogCopies(backend: opened.backend, repositoryID: opened.marker.id)
+        let scratch = (config.catalog as NSString).deletingLastPathComponent
+        let name = try await copies.upload(catalog: catalog, recipients: config.recipients, macKey: key, scratch: scratch)
+        if !json { Terminal.note("catalog copy stored as \(name)") }
+    }
+
+    private func report(_ s: BackupSummary, target: ArchiverConfig.Target) {
+        let c = s.counts
+        if json {
+            printJSON([
+                "target": target.name, "run": s.runID as Any, "status": s.status.rawValue, "files_seen": c.filesSeen,
+                "stored": c.stored, "unchanged": c.unchanged, "deduplicated": c.deduplicated, "failed": c.failed,
+                "bytes_read": c.bytesRead, "bytes_stored": c.bytesStored, "seconds": s.seconds,
+                "dry_run": dryRun, "would_store": s.wouldStore, "would_store_bytes": s.wouldStoreBytes,
+                "failures": s.failures.map { ["path": $0.path, "message": $0.message] },
+                "skipped": s.skipped.map { ["path": $0.path, "message": $0.message] },
+            ])
+            return
+        }
+        for (path, message) in s.skipped { Terminal.note("skipped \(path): \(message)") }
+        for (path, message) in s.failures { Terminal.note("FAILED \(path): \(message)") }
+        if dryRun {
+            Terminal.note("dry run on \(target.name): \(s.wouldStore) files (\(formatBytes(s.wouldStoreBytes))) would be stored, \(c.unchanged) unchanged")
+            return
+        }
+        let rate = s.seconds > 0 ? Double(c.bytesRead) / 1e6 / s.seconds : 0
+        Terminal.note(String(
+            format: "%@: %lld stored, %lld unchanged, %lld deduplicated, %lld failed; read %@, stored %@; %.1f MB/s; %.1f s",
+            "backup to \(target.name) \(s.status.rawValue)" as NSString, c.stored, c.unchanged, c.deduplicated, c.failed,
+            formatBytes(c.bytesRead) as NSString, formatBytes(c.bytesStored) as NSString, rate, s.seconds))
+    }
+}
+
+/// Progress on stderr: one line per stored file (steady, log-friendly).
+struct TerminalProgress: BackupProgress {
+    func storing(path: String, size: Int64) {}
+    func finished(path: String, outcome: String) {
+        if !outcome.hasPrefix("failed") { Terminal.note("  \(outcome): \(path)") }
+    }
+}
