@@ -38,6 +38,8 @@ func loadIdentities(_ files: [String], config: ArchiverConfig) throws -> [X25519
 func parseTime(_ text: String) throws -> Date {
     let iso = ISO8601DateFormatter()
     if let date = iso.date(from: text) { return date }
+    iso.formatOptions.insert(.withFractionalSeconds)
+    if let date = iso.date(from: text) { return date }
     let formatter = DateFormatter()
     formatter.locale = Locale(identifier: "en_US_POSIX")
     formatter.timeZone = .current

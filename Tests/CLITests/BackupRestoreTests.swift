@@ -117,6 +117,7 @@ func compareTrees(_ a: String, _ b: String, ignoring: Set<String> = []) throws {
         #expect((summary?["unchanged"] as? Int ?? 0) >= 9)
 
         // Change, add, delete; back up again; the latest state restores exactly.
+        Thread.sleep(forTimeInterval: 1.1)
         let beforeChange = Date()
         Thread.sleep(forTimeInterval: 1.1)
         try tree.dir.write("src/docs/readme.txt", TestBytes.text(25_000, seed: 99))

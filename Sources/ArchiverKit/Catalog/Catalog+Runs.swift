@@ -106,8 +106,8 @@ extension Catalog {
         }
     }
 
-    /// The newest `completed` run that was not a dry run, optionally the newest that finished at or before a time
-    /// (restore "as of" a date).
+    /// The newest run that walked every source (`completed`, or `partial`: some files failed and kept their earlier
+    /// versions) and was not a dry run, optionally the newest that finished at or before a time (restore "as of").
     public func lastCompletedRun(repositoryID: String, finishedAtOrBefore: Date? = nil) throws -> RunRecord? {
         try read("finding the last completed run") { db in
             let limit = finishedAtOrBefore.map(Self.nanoseconds) ?? Int64.max
@@ -115,7 +115,7 @@ extension Catalog {
                 db,
                 sql: """
                     SELECT \(CatalogColumns.run) FROM runs
-                    WHERE repository_id = ? AND status = 'completed' AND dry_run = 0 AND finished_at <= ?
+                    WHERE repository_id = ? AND status IN ('completed', 'partial') AND dry_run = 0 AND finished_at <= ?
                     ORDER BY id DESC LIMIT 1
                     """,
                 arguments: [repositoryID, limit]

@@ -19,7 +19,8 @@ extension Catalog {
                         v.link_target, v.content_id,
                         EXISTS (SELECT 1 FROM objects o WHERE o.content_id = v.content_id AND o.damaged_at IS NOT NULL)
                             AS damaged,
-                        (SELECT r.started_at FROM runs r WHERE r.id = v.first_run) AS run_started
+                        (SELECT r.started_at FROM runs r WHERE r.id = COALESCE(v.confirmed_run, v.first_run))
+                            AS run_started
                     FROM versions v
                     WHERE v.repository_id = ? AND v.source = ? AND v.dir = ? AND v.end_run IS NULL
                     ORDER BY v.name
@@ -109,6 +110,17 @@ extension Catalog {
             // A dry run stored nothing, so it proves nothing about a file that failed to store.
             guard !run.dryRun else { return }
             try db.execute(sql: "DELETE \(sql)", arguments: StatementArguments(key))
+        }
+    }
+
+    /// Records that `runID` read a current version's file again and found the same content (the mtime race guard
+    /// asked for the re-read), so later runs may trust its fingerprint; the version and every run's state stay.
+    public func confirmUnchanged(versionID: Int64, runID: Int64) throws {
+        try write("confirming version \(versionID)") { db in
+            let run = try requireRunningRun(db, runID)
+            guard !run.dryRun else { return }
+            try db.execute(
+                sql: "UPDATE versions SET confirmed_run = ? WHERE id = ? AND end_run IS NULL", arguments: [runID, versionID])
         }
     }
 

@@ -99,6 +99,7 @@ enum CatalogSchema {
             content_id INTEGER REFERENCES contents(id),
             first_run INTEGER NOT NULL REFERENCES runs(id),
             end_run INTEGER REFERENCES runs(id),
+            confirmed_run INTEGER REFERENCES runs(id),
             CHECK (end_run IS NULL OR end_run > first_run)
         ) STRICT;
         CREATE UNIQUE INDEX versions_current ON versions(repository_id, source, dir, name) WHERE end_run IS NULL;

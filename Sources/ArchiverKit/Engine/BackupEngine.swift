@@ -194,7 +194,7 @@ public final class BackupEngine: Sendable {
                         }
                         try await storeFile(
                             source: source, runID: runID, scanner: scanner, dir: dir, path: path, display: display,
-                            previousContent: previous?.contentID, state: &state)
+                            previous: previous, state: &state)
                     }
                 } catch let error as ArchiverError where Self.stopsTheRun(error) {
                     throw error
@@ -271,9 +271,12 @@ public final class BackupEngine: Sendable {
     /// Reads, stores and records one file, retrying when it changes while read.
     private func storeFile(
         source: ArchiverConfig.Source, runID: Int64?, scanner: SourceScanner, dir: [UInt8], path: [UInt8],
-        display: String, previousContent: Int64?, state: inout RunState
+        display: String, previous: CatalogEntry?, state: inout RunState
     ) async throws {
         var lastError: ArchiverError?
+        let previousContent = previous?.contentID
+        let previousVersion = previous?.versionID
+        let previousFingerprint = previous.map { Fingerprint(size: $0.size, mtimeNs: $0.mtimeNs, ctimeNs: $0.ctimeNs, inode: $0.inode) }
         for attempt in 1...Self.attempts {
             let (fd, before) = try scanner.openFile(path)
             defer { close(fd) }
@@ -281,13 +284,15 @@ public final class BackupEngine: Sendable {
             do {
                 let outcome = try await storeOpenFile(
                     source: source, runID: runID, fd: fd, before: before, dir: dir, path: path, display: display,
-                    previousContent: previousContent)
+                    previousContent: previousContent, previousFingerprintMatches: previousFingerprint == before.fingerprint)
                 var after = stat()
                 guard fstat(fd, &after) == 0 else { throw ArchiverError.posix("cannot stat", path: display) }
                 if fileFingerprintChanged(before: before, after: ScannedEntry(name: before.name, stat: after)) {
                     throw ArchiverError(.sourceChanged, "changed while it was read", subject: display)
                 }
-                if let runID, let catalog {
+                if outcome.unchanged, let runID, let catalog, let previousVersion {
+                    try catalog.confirmUnchanged(versionID: previousVersion, runID: runID)
+                } else if let runID, let catalog {
                     try catalog.recordVersion(
                         runID: runID, repositoryID: repositoryID, source: source.remote,
                         entry: NewVersion(
@@ -319,6 +324,13 @@ public final class BackupEngine: Sendable {
             subject: display, cause: lastError)
     }
 
+    struct Fingerprint: Equatable {
+        var size: Int64
+        var mtimeNs: Int64
+        var ctimeNs: Int64
+        var inode: UInt64
+    }
+
     struct FileOutcome {
         var contentID: Int64?
         var deduplicated: Bool
@@ -329,7 +341,7 @@ public final class BackupEngine: Sendable {
 
     private func storeOpenFile(
         source: ArchiverConfig.Source, runID: Int64?, fd: Int32, before: ScannedEntry, dir: [UInt8], path: [UInt8],
-        display: String, previousContent: Int64?
+        display: String, previousContent: Int64?, previousFingerprintMatches: Bool
     ) async throws -> FileOutcome {
         let encrypted = config.encryption
         // An empty file stored with neither encryption nor compression would be an empty object, which some
@@ -345,7 +357,7 @@ public final class BackupEngine: Sendable {
             let digest = try await BlockingWork.sha256(fd: fd, length: before.size, label: display)
             if let match = try reusableContent(plaintextSHA256: digest, size: before.size) {
                 // The same content as before (a re-read the race guard asked for) is not a duplicate.
-                let same = previousContent == match
+                let same = previousContent == match && previousFingerprintMatches
                 return FileOutcome(contentID: match, deduplicated: !same, unchanged: same, bytesRead: before.size, bytesStored: 0)
             }
         }
@@ -386,5 +398,11 @@ public final class BackupEngine: Sendable {
             repositoryID: repositoryID, plaintextSHA256: plaintextSHA256, plaintextSize: size,
             encrypted: config.encryption
         ).first { current.isSubset(of: Set($0.recipients)) }?.id
+    }
+}
+
+extension ScannedEntry {
+    var fingerprint: BackupEngine.Fingerprint {
+        BackupEngine.Fingerprint(size: size, mtimeNs: mtimeNs, ctimeNs: ctimeNs, inode: inode)
     }
 }
