@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on bundled example data, with no account: installs what is missing, builds, then encrypts every
-# file under examples/data to a freshly generated key, decrypts it again and compares the bytes.
+# The main job on bundled example data, with no account: installs what is missing, builds, makes a key, backs up
+# examples/data to a local folder standing in for a USB disk, changes a file and backs up again, restores both
+# states, compares every byte, and verifies the stored objects.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -8,22 +9,37 @@ swift build --product archiver
 archiver="$(swift build --show-bin-path)/archiver"
 
 work="$(mktemp -d /tmp/archiver-demo.XXXXXX)"
-echo "working in $work"
-"$archiver" key generate --output "$work/key.txt" > "$work/recipient.txt"
-recipient="$(cat "$work/recipient.txt")"
+echo "== working in $work"
+cp -a examples/data "$work/data"
+mkdir -p "$work/usb"
+recipient="$("$archiver" key generate --output "$work/key.txt" 2>/dev/null)"
+export ARCHIVER_CONFIG="$work/config.yml"
 
-count=0
-while IFS= read -r -d '' file; do
-  rel="${file#examples/data/}"
-  mkdir -p "$work/stored/$(dirname "$rel")" "$work/restored/$(dirname "$rel")"
-  # auto compression: text is gzipped, the PNG and random bytes are stored as they are.
-  "$archiver" encrypt -r "$recipient" "$file" -o "$work/stored/$rel.age" 2>/dev/null
-  # age decrypts either; --gunzip is needed only when the payload was compressed, so try it second.
-  if ! "$archiver" decrypt -i "$work/key.txt" --gunzip "$work/stored/$rel.age" -o "$work/restored/$rel" 2>/dev/null; then
-    "$archiver" decrypt -i "$work/key.txt" "$work/stored/$rel.age" -o "$work/restored/$rel"
-  fi
-  cmp "$file" "$work/restored/$rel"
-  printf '  %-40s %8d bytes -> %8d stored, restored identical\n' "$rel" "$(stat -c %s "$file")" "$(stat -c %s "$work/stored/$rel.age")"
-  count=$((count + 1))
-done < <(find examples/data -type f -print0 | sort -z)
-echo "demo: $count files encrypted, decrypted and compared: all identical"
+echo "== archiver init"
+"$archiver" init --backend "local:$work/usb" --source "$work/data=examples" --recipient "$recipient" \
+  --identity "$work/key.txt"
+echo "== archiver backup"
+"$archiver" backup
+echo "== archiver backup (nothing changed)"
+"$archiver" backup
+echo "== change a file, add one, back up again"
+sleep 1
+echo "a line added after the first backup" >> "$work/data/documents/notes.txt"
+echo "new" > "$work/data/documents/new.txt"
+"$archiver" backup
+"$archiver" status
+
+echo "== archiver restore (latest) and compare"
+"$archiver" restore --identity "$work/key.txt" --to "$work/restored"
+diff -r "$work/data" "$work/restored/examples"
+echo "== archiver versions examples/documents/notes.txt"
+"$archiver" versions examples/documents/notes.txt
+first="$("$archiver" versions examples/documents/notes.txt | awk 'NR == 1 { sub(":", "", $2); print $2 }')"
+"$archiver" restore --identity "$work/key.txt" --version "$first" --to "$work/first"
+cmp "$work/first/examples/documents/notes.txt" examples/data/documents/notes.txt
+echo "== archiver verify --deep"
+"$archiver" verify --deep --identity "$work/key.txt"
+echo "== the stored objects open with stock age and gunzip:"
+object="$(find "$work/usb" -name '*.gz.age' -path '*/data/*' | head -1)"
+age -d -i "$work/key.txt" "$object" | gunzip > "$work/stock-tools.out"; head -c 200 "$work/stock-tools.out"; echo " ..."
+echo "demo: backed up, changed, backed up, restored both states and verified: all identical"
