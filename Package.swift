@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "archiver",
             dependencies: [
-                "ArchiverKit", "Backends",
+                "ArchiverKit", "Backends", "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib="${1:-1024}"
 bash scripts/install-deps.sh
-swift build -c release --product archiver >/dev/null
-archiver="$(swift build -c release --show-bin-path)/archiver"
+swift build -c release --scratch-path .build-release --product archiver >/dev/null
+archiver="$(swift build -c release --scratch-path .build-release --show-bin-path)/archiver"
 data="bench/data"
 out="${BENCH_OUT:-/tmp/archiver-bench}"
 mkdir -p "$data" "$out"

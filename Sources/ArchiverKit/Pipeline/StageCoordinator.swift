@@ -10,7 +10,8 @@ import Foundation
 final class StageCoordinator<Work: Sendable, Done: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
     private var tickets: Int
-    private var queue: [(Int, Work)] = []
+    // Taken slots are cleared at once: a stale reference would keep a block's buffer alive and force a copy.
+    private var queue: [(Int, Work)?] = []
     private var queueHead = 0
     private var finished: [Int: Done] = [:]
     private var totalBlocks: Int?
@@ -68,8 +69,8 @@ final class StageCoordinator<Work: Sendable, Done: Sendable>: @unchecked Sendabl
         condition.lock()
         defer { condition.unlock() }
         while queueHead == queue.count && totalBlocks == nil && failure == nil { condition.wait() }
-        guard failure == nil, queueHead < queue.count else { return nil }
-        let item = queue[queueHead]
+        guard failure == nil, queueHead < queue.count, let item = queue[queueHead] else { return nil }
+        queue[queueHead] = nil
         queueHead += 1
         if queueHead > 64 && queueHead * 2 > queue.count {
             queue.removeFirst(queueHead)

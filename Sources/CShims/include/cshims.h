@@ -6,3 +6,10 @@
 int archiver_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
 #endif
+
+#ifndef ARCHIVER_CSHIMS_MALLOC
+#define ARCHIVER_CSHIMS_MALLOC
+/// Limits glibc to `arenas` malloc arenas and fixes the mmap threshold at `mmap_threshold` bytes, so large
+/// buffers go back to the kernel when freed. No effect on other C libraries.
+void archiver_tune_malloc(int arenas, int mmap_threshold);
+#endif
