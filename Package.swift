@@ -73,7 +73,7 @@ let package = Package(
             path: "Tests/Support",
             swiftSettings: strict
         ),
-        .testTarget(name: "AgeTests", dependencies: ["Age", "ArchiverTestSupport"], swiftSettings: strict),
+        .testTarget(name: "AgeTests", dependencies: ["Age", "Codecs", "ArchiverTestSupport"], swiftSettings: strict),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "ArchiverTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ArchiverKitTests",
