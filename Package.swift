@@ -79,7 +79,11 @@ let package = Package(
             path: "Tests/Support",
             swiftSettings: strict
         ),
-        .testTarget(name: "AgeTests", dependencies: ["Age", "ArchiverTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "AgeTests",
+            dependencies: ["Age", "Codecs", "ArchiverTestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "ArchiverTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ArchiverKitTests",

@@ -18,17 +18,17 @@ public enum Age {
     ///   or when the file holds no identity at all.
     public static func parseIdentityFile(_ contents: String) throws -> [X25519Identity] {
         var identities: [X25519Identity] = []
-        var lineNumber = 0
-        for rawLine in contents.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
-            var line = Substring(rawLine)
-            if line.utf8.last == UInt8(ascii: "\r") { line = line.dropLast() }
-            if line.isEmpty || line.hasPrefix("#") { continue }
+        // Split the UTF-8 bytes, not Characters: "\r\n" is a single Character and would hide the line break.
+        let lines = Array(contents.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        for (index, rawLine) in lines.enumerated() {
+            var line = rawLine
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
             do {
-                identities.append(try X25519Identity(String(line)))
+                identities.append(try X25519Identity(String(decoding: line, as: UTF8.self)))
             } catch let error as AgeError {
                 // The line itself is a secret, so it is not quoted.
-                throw AgeError(.invalidKey, "identity file line \(lineNumber): \(error.message)")
+                throw AgeError(.invalidKey, "identity file line \(index + 1): \(error.message)")
             }
         }
         guard !identities.isEmpty else {

@@ -5,8 +5,8 @@ import Foundation
 ///
 /// Memory is bounded: at most the header (refused beyond 64 KiB) plus one chunk is held. Plaintext is
 /// released only after its chunk authenticated; a full-size chunk is released as non-final only once a
-/// byte after it has arrived, since only then is it known not to be the last chunk. Once an ``AgeError``
-/// is thrown, every later call throws it again.
+/// byte after it has arrived, since only then is it known not to be the last chunk. Once `feed` or
+/// `finish` has thrown, every later call throws the same error: the stream position is no longer meaningful.
 public struct AgeDecryptor: Sendable {
     private enum Phase {
         case header, nonce, payload, finished
@@ -17,7 +17,7 @@ public struct AgeDecryptor: Sendable {
 
     private let identities: [any AgeIdentity]
     private var phase = Phase.header
-    private var failure: AgeError?
+    private var failure: (any Error)?
     private var headerBytes: [UInt8] = []
     /// Where the line being received starts in `headerBytes`.
     private var lineStart = 0
@@ -57,7 +57,7 @@ public struct AgeDecryptor: Sendable {
         if let failure { throw failure }
         do {
             try consume(bytes, output: output)
-        } catch let error as AgeError {
+        } catch {
             failure = error
             throw error
         }
@@ -73,7 +73,7 @@ public struct AgeDecryptor: Sendable {
         if let failure { throw failure }
         do {
             try end(output: output)
-        } catch let error as AgeError {
+        } catch {
             failure = error
             throw error
         }
@@ -81,7 +81,9 @@ public struct AgeDecryptor: Sendable {
 
     // MARK: - Input
 
-    private mutating func consume(_ bytes: UnsafeRawBufferPointer, output: (UnsafeRawBufferPointer) throws -> Void) throws {
+    private mutating func consume(_ bytes: UnsafeRawBufferPointer, output: (UnsafeRawBufferPointer) throws -> Void)
+        throws
+    {
         var input = bytes
         while !input.isEmpty {
             let taken: Int

@@ -20,8 +20,8 @@ public struct AgeEncryptor: Sendable {
     ///   - recipients: Who can decrypt; at least one, and an ``ScryptRecipient`` only alone.
     ///   - fileKey: The file key, for deterministic output; nil draws a fresh one.
     ///   - payloadNonce: The 16-byte payload nonce, for deterministic output; nil draws a fresh one.
-    ///   - ephemeralSecrets: One 32-byte value per recipient, passed to its ``AgeRecipient/wrap(fileKey:ephemeralSecret:)``,
-    ///     for deterministic output; nil draws fresh randomness for each.
+    ///   - ephemeralSecrets: One 32-byte value per recipient, passed to its
+    ///     ``AgeRecipient/wrap(fileKey:ephemeralSecret:)``, for deterministic output; nil draws fresh randomness.
     /// - Throws: ``AgeError`` of kind `.invalidKey` for no recipients, an scrypt recipient among others, or
     ///   a nonce or secrets of the wrong size or count; whatever a recipient's `wrap` throws.
     public init(
@@ -39,7 +39,8 @@ public struct AgeEncryptor: Sendable {
             )
         }
         if let payloadNonce, payloadNonce.count != Stream.payloadNonceSize {
-            throw AgeError(.invalidKey, "the payload nonce is \(Stream.payloadNonceSize) bytes, not \(payloadNonce.count)")
+            throw AgeError(
+                .invalidKey, "the payload nonce is \(Stream.payloadNonceSize) bytes, not \(payloadNonce.count)")
         }
         let fileKey = fileKey ?? .random()
         var stanzas: [Stanza] = []
@@ -64,7 +65,9 @@ public struct AgeEncryptor: Sendable {
     ///   - isFinal: Whether this is the last chunk of the file.
     ///   - output: Receives the chunk's ciphertext (plaintext size + 16 bytes).
     /// - Throws: ``AgeError`` of kind `.payload` for a chunk of the wrong size or a call after the final chunk.
-    public mutating func seal(_ plaintext: UnsafeRawBufferPointer, isFinal: Bool, appendingTo output: inout [UInt8]) throws {
+    public mutating func seal(_ plaintext: UnsafeRawBufferPointer, isFinal: Bool, appendingTo output: inout [UInt8])
+        throws
+    {
         guard !isFinished else {
             throw AgeError(.payload, "seal called after the final chunk")
         }

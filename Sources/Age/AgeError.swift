@@ -13,7 +13,8 @@ public struct AgeError: Error, CustomStringConvertible, Equatable {
         case header
         /// A payload chunk did not authenticate, data follows the final chunk, or a chunk is misused.
         case payload
-        /// The payload ended before its final chunk.
+        /// The payload ended before its final chunk: at a chunk boundary (the last full chunk authenticates as
+        /// non-final, or there is no chunk at all), or too early to hold even a chunk's 16-byte tag.
         case truncated
         /// The file names an age format version other than v1.
         case unsupportedVersion

@@ -4,7 +4,8 @@
 /// bytes would let a header be altered without changing what it means, so padding, characters outside the
 /// alphabet (including CR and whitespace) and non-zero trailing bits are all refused.
 enum Base64 {
-    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    private static let alphabet: [UInt8] = Array(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     /// Maps a byte to its 6-bit value, or 0xFF for a byte outside the alphabet.
     private static let decodeTable: [UInt8] = {

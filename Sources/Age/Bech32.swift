@@ -108,13 +108,14 @@ enum Bech32 {
         let lowerHRP = hrp.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }
         var values: [UInt8] = []
         values.reserveCapacity(bytes.count - separator - 1)
-        for byte in bytes[(separator + 1)...] {
+        for (offset, byte) in bytes[(separator + 1)...].enumerated() {
             let lower = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
             let value = charsetReverse[Int(lower)]
             guard value >= 0 else {
+                // The position, not the character: the string may be a secret key.
+                let position = separator + 2 + offset
                 throw AgeError(
-                    .invalidKey,
-                    "invalid Bech32 string: '\(Character(Unicode.Scalar(byte)))' is not a Bech32 data character"
+                    .invalidKey, "invalid Bech32 string: character \(position) is not a Bech32 data character"
                 )
             }
             values.append(UInt8(value))

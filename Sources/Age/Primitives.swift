@@ -41,7 +41,7 @@ enum Primitives {
     /// The caller must already have checked that the body is 32 bytes, so a longer key is never decrypted.
     static func unwrapFileKey(_ body: [UInt8], with key: SymmetricKey) -> FileKey? {
         guard body.count == FileKey.byteCount + 16,
-            let box = try? ChaChaPoly.SealedBox(combined: Array(zeroNonceBytes) + body),
+            let box = try? ChaChaPoly.SealedBox(combined: zeroNonceBytes + body),
             let opened = try? ChaChaPoly.open(box, using: key)
         else { return nil }
         return try? FileKey(bytes: Array(opened))

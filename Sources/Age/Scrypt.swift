@@ -36,7 +36,9 @@ public struct ScryptRecipient: AgeRecipient {
     ///   outside 1…30.
     public func wrap(fileKey: FileKey, ephemeralSecret: [UInt8]?) throws -> Stanza {
         guard (1...Self.hardMaxWorkFactor).contains(workFactor) else {
-            throw AgeError(.invalidKey, "the scrypt work factor must be 1…\(Self.hardMaxWorkFactor), not \(workFactor)")
+            throw AgeError(
+                .invalidKey, "the scrypt work factor must be 1…\(Self.hardMaxWorkFactor), not \(workFactor)"
+            )
         }
         let salt = Array(try ephemeralSecretOrRandom(ephemeralSecret).prefix(Self.saltByteCount))
         let key = try Self.deriveKey(passphrase: passphrase, salt: salt, workFactor: workFactor)

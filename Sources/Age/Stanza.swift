@@ -136,22 +136,23 @@ public struct AgeHeader: Sendable, Equatable {
                     throw AgeError(.header, "line \(lineNumber): stanza body ends without a short final line")
                 }
                 open = try parseStanzaLine(line, lineNumber: lineNumber)
-            } else if var stanza = open {
+            } else if open != nil {
                 guard line.count <= columnsPerLine, let decoded = Base64.decode(line) else {
                     throw AgeError(
                         .header,
                         "line \(lineNumber): stanza body line is not canonical base64 of at most 64 columns"
                     )
                 }
-                stanza.body.append(contentsOf: decoded)
-                if decoded.count < bytesPerLine {
+                // Appended in place through the optional, so a long body is not copied once per line.
+                open?.body.append(contentsOf: decoded)
+                if decoded.count < bytesPerLine, let stanza = open {
                     stanzas.append(stanza)
                     open = nil
-                } else {
-                    open = stanza
                 }
             } else {
-                throw AgeError(.header, "line \(lineNumber): expected a stanza (\"-> …\") or the MAC line (\"--- …\")")
+                throw AgeError(
+                    .header, "line \(lineNumber): expected a stanza (\"-> …\") or the MAC line (\"--- …\")"
+                )
             }
         }
         throw AgeError(.header, "the header ends before its MAC line")

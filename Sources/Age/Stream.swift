@@ -4,7 +4,7 @@ import Crypto
 /// nonce made of an 11-byte big-endian chunk counter and a final-chunk flag.
 enum Stream {
     /// Plaintext bytes per chunk; only the final chunk may be shorter.
-    static let chunkSize = 65536
+    static let chunkSize = Age.chunkSize
     static let tagSize = 16
     static let nonceSize = 12
     /// The size of the random nonce between the header and the first chunk, the salt of the payload key.

@@ -57,7 +57,8 @@ public struct X25519Recipient: AgeRecipient, Hashable, CustomStringConvertible {
         )
         let share = Array(ephemeral.publicKey.rawRepresentation)
         let theirs = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey)
-        guard let wrappingKey = try Self.wrappingKey(ours: ephemeral, theirs: theirs, share: share, recipient: publicKey)
+        guard
+            let wrappingKey = try Self.wrappingKey(ours: ephemeral, theirs: theirs, share: share, recipient: publicKey)
         else {
             throw AgeError(.invalidKey, "the X25519 recipient \(self) is a low-order point")
         }
