@@ -10,7 +10,8 @@ bash scripts/install-deps.sh
 swift build -c release --scratch-path .build-release --product archiver >/dev/null
 archiver="$(swift build -c release --scratch-path .build-release --show-bin-path)/archiver"
 data="bench/data"
-out="${BENCH_OUT:-/tmp/archiver-bench}"
+# Outputs go to memory (/dev/shm) so the figures measure the tools, not the disk.
+out="${BENCH_OUT:-/dev/shm/archiver-bench}"
 mkdir -p "$data" "$out"
 [ -s "$data/random-$size_mib.bin" ] || python3 bench/gen-data.py random "$size_mib" "$data/random-$size_mib.bin"
 [ -s "$data/text-$size_mib.txt" ] || python3 bench/gen-data.py text "$size_mib" "$data/text-$size_mib.txt"

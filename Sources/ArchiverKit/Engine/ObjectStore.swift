@@ -40,7 +40,8 @@ struct ObjectStore: Sendable {
     let recipients: [X25519Recipient]
     let compression: CompressionMode
 
-    static let blockSize = 1 << 20
+    /// Segments hold whole MiBs of plaintext.
+    static let segmentGranularity = 1 << 20
 
     /// The largest plaintext one object may hold so its stored size stays under the backend's limits.
     /// Age adds 16 bytes per 64 KiB chunk and a header; deflate can expand incompressible data by a few bytes per
@@ -54,8 +55,8 @@ struct ObjectStore: Sendable {
         }
         guard let limit else { return nil }
         let usable = Double(limit - 64 * 1024 - 256 * Int64(recipients.count)) / 1.001
-        let blocks = Int64(usable) / Int64(Self.blockSize)
-        return max(Int64(Self.blockSize), blocks * Int64(Self.blockSize))
+        let units = Int64(usable) / Int64(Self.segmentGranularity)
+        return max(Int64(Self.segmentGranularity), units * Int64(Self.segmentGranularity))
     }
 
     /// Stores the content of an open file.
@@ -116,7 +117,7 @@ struct ObjectStore: Sendable {
 
     /// Applies the compression mode once per file (segments must agree), probing the first MiB for `auto`.
     private func decidePayload(fd: Int32, size: Int64, fileName: String, label: String) throws -> PayloadCompression {
-        var probe = [UInt8](repeating: 0, count: Int(min(size, Int64(Self.blockSize))))
+        var probe = [UInt8](repeating: 0, count: Int(min(size, Int64(ObjectPipeline.probeSize))))
         let n = try probe.withUnsafeMutableBytes {
             try FileRangeSource(fd: fd, offset: 0, length: Int64($0.count), label: label).readFull(into: $0)
         }
@@ -133,7 +134,6 @@ struct ObjectStore: Sendable {
         let caps = backend.capabilities
         var options = EncodeOptions(recipients: recipients, compression: mode)
         options.fileName = fileName
-        options.blockSize = Self.blockSize
         var digests: UploadDigests?
         if caps.needsDigestsBeforeUpload {
             // Pass 1: hashes only, from a fresh per-object secret, so pass 2 regenerates identical bytes.

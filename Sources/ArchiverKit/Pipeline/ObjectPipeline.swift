@@ -26,7 +26,7 @@ public struct EncodeOptions: Sendable {
     /// Blocks in flight at once; memory is about `inFlight × blockSize × 2`.
     public var inFlight: Int
 
-    /// Options with the defaults: auto compression, stored SHA-256 only, 4 MiB slices, 1 MiB blocks, 2 workers.
+    /// Options with the defaults: auto compression, stored SHA-256 only, 4 MiB slices, 512 KiB blocks, 2 workers.
     /// - Parameters:
     ///   - recipients: age recipients, or empty for no encryption.
     ///   - compression: the compression mode.
@@ -38,9 +38,9 @@ public struct EncodeOptions: Sendable {
         self.sliceSize = 4 << 20
         self.secret = nil
         self.expectedFormatID = nil
-        self.blockSize = 1 << 20
+        self.blockSize = ObjectPipeline.defaultBlockSize
         self.workers = 2
-        self.inFlight = 4
+        self.inFlight = 3
     }
 }
 
@@ -114,6 +114,12 @@ public struct DecodedObject: Sendable, Equatable {
 /// bytes, writing); decoding runs a reader thread (reading and decrypting) and the calling thread (inflating,
 /// hashing, writing). Output never depends on thread timing.
 public enum ObjectPipeline {
+    /// Plaintext bytes per block and per gzip member. Small enough that a few blocks in flight keep peak RSS near
+    /// 32 MiB, large enough that member framing costs nothing measurable (18 bytes per member).
+    public static let defaultBlockSize = 512 * 1024
+    /// How much of a file `auto` compression deflates to decide.
+    public static let probeSize = 1 << 20
+
     /// Encodes everything `source` yields into one stored object.
     /// - Parameters:
     ///   - source: the plaintext.
@@ -127,11 +133,15 @@ public enum ObjectPipeline {
     ) throws -> EncodedObject {
         let blockSize = options.blockSize
         precondition(blockSize > 0 && blockSize % Age.chunkSize == 0, "block size must be a multiple of 64 KiB")
-        var first = [UInt8](repeating: 0, count: blockSize)
-        let firstCount = try first.withUnsafeMutableBytes { try source.readFull(into: $0) }
-        let payload = try first.withUnsafeBytes {
-            try decideCompression(options.compression, fileName: options.fileName, firstBlock: UnsafeRawBufferPointer(rebasing: $0[0..<firstCount]))
+        let probeSize = Self.probeSize
+        // `auto` looks at the first MiB; those bytes are then replayed ahead of the rest of the source.
+        var head = [UInt8](repeating: 0, count: max(blockSize, probeSize))
+        let headCount = try head.withUnsafeMutableBytes { try source.readFull(into: $0) }
+        head.removeSubrange(headCount...)
+        let payload = try head.withUnsafeBytes {
+            try decideCompression(options.compression, fileName: options.fileName, firstBlock: $0)
         }
+        let source = PrefixedSource(head: consume head, rest: source)
         let formatID = Self.formatID(payload, blockSize: blockSize)
         if let expected = options.expectedFormatID, expected != formatID {
             throw ArchiverError(
@@ -166,27 +176,25 @@ public enum ObjectPipeline {
         let outputs = BufferPool(capacity: blockSize + blockSize / 8 + 1024)
         let group = DispatchGroup()
         let reader = PlaintextReader()
-        let firstBlock = Block(bytes: first, count: firstCount)
 
         // Reader: hashes plaintext and passes blocks on, to the workers or straight to the emitter.
         startThread(named: "archiver.read", group: group) { [source] in
             do {
                 var sequence = 0
-                var block = firstBlock
                 while true {
-                    let isLast = block.count < blockSize
+                    var buffer = inputs.take()
+                    let n = try buffer.withUnsafeMutableBytes { try source.readFull(into: $0) }
+                    // An empty source still makes one (empty) block, so a compressed payload gets its member.
+                    if n == 0 && sequence > 0 {
+                        inputs.give(buffer)
+                        break
+                    }
+                    let block = Block(bytes: buffer, count: n)
                     block.withData { reader.hash($0) }
                     guard coordinator.acquireTicket() else { return }
                     if workers > 0 { coordinator.enqueue(sequence, block) } else { coordinator.deliver(sequence, block) }
                     sequence += 1
-                    if isLast { break }
-                    var next = inputs.take()
-                    let n = try next.withUnsafeMutableBytes { try source.readFull(into: $0) }
-                    if n == 0 {
-                        inputs.give(next)
-                        break
-                    }
-                    block = Block(bytes: next, count: n)
+                    if n < blockSize { break }
                 }
                 coordinator.endInput(blockCount: sequence)
             } catch {
@@ -339,7 +347,7 @@ public enum ObjectPipeline {
     /// - Parameters:
     ///   - payload: the payload compression.
     ///   - blockSize: plaintext bytes per gzip member.
-    public static func formatID(_ payload: PayloadCompression, blockSize: Int = 1 << 20) -> String {
+    public static func formatID(_ payload: PayloadCompression, blockSize: Int = defaultBlockSize) -> String {
         switch payload {
         case .none:
             return "archiver-object-v1 plain chunk=65536"
@@ -370,7 +378,7 @@ public enum ObjectPipeline {
                 if compressedExtensions.contains(ext) { return .none }
             }
             guard firstBlock.count > 0 else { return .none }
-            let probe = UnsafeRawBufferPointer(rebasing: firstBlock.prefix(1 << 20))
+            let probe = UnsafeRawBufferPointer(rebasing: firstBlock.prefix(probeSize))
             var out: [UInt8] = []
             try GzipMemberCompressor(level: 1).compressMember(probe, appendingTo: &out)
             return Double(out.count) < 0.9 * Double(probe.count) ? .gzip(level: level) : .none
@@ -404,6 +412,30 @@ struct Block: Sendable {
 
     func withData<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    }
+}
+
+/// Yields `head`, then whatever `rest` yields: bytes read ahead for a decision, put back in front.
+private final class PrefixedSource: ByteSource, @unchecked Sendable {
+    private var head: [UInt8]
+    private var offset = 0
+    private let rest: any ByteSource
+
+    init(head: [UInt8], rest: any ByteSource) {
+        self.head = head
+        self.rest = rest
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard offset < head.count else { return try rest.read(into: buffer) }
+        let n = min(buffer.count, head.count - offset)
+        head.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+        offset += n
+        if offset == head.count {
+            head = []  // the megabyte read ahead is not kept for the rest of the run
+            offset = 0
+        }
+        return n
     }
 }
 
