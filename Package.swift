@@ -31,14 +31,16 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        // Small C wrappers for system calls Swift cannot reach directly (renameat2).
-        .target(name: "CShims", path: "Sources/CShims"),
+        // Small C wrappers Swift cannot reach directly: renameat2, mallopt, and the system OpenSSL's
+        // ChaCha20-Poly1305 sealing into a caller's buffer (libssl-dev), the age payload's hot path.
+        .target(name: "CShims", path: "Sources/CShims", linkerSettings: [.linkedLibrary("crypto")]),
         // Streaming gzip framing over zlib: fixed-header members, multi-member inflate, size caps.
         .target(name: "Codecs", dependencies: ["CZlib"], swiftSettings: strict),
         // The age v1 file format (C2SP), written by hand: header, stanzas, X25519 and scrypt, STREAM.
         .target(
             name: "Age",
             dependencies: [
+                "CShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ],

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   zlib1g-dev      # the system zlib the Codecs target links
+  libssl-dev      # the system OpenSSL: ChaCha20-Poly1305 for the age payload (CShims)
   libsqlite3-dev  # the system SQLite GRDB uses for the catalog
   age             # stock age, for interoperability tests and the benchmark
   gzip pigz       # stock gzip for interoperability tests; pigz for the benchmark

@@ -10,6 +10,7 @@ public struct AgeEncryptor: Sendable {
     /// Everything that precedes the first chunk: the header text ending with the MAC line, then the payload nonce.
     public let header: [UInt8]
     private let payloadKey: SymmetricKey
+    private let sealer: ChaChaSealer
     private var counter: UInt64 = 0
     /// Whether the final chunk has been sealed.
     public private(set) var isFinished = false
@@ -55,6 +56,7 @@ public struct AgeEncryptor: Sendable {
         let nonce = payloadNonce ?? secureRandomBytes(Stream.payloadNonceSize)
         header = try AgeHeader(stanzas: stanzas, mac: mac).serialized() + nonce
         payloadKey = Primitives.payloadKey(fileKey, nonce: nonce)
+        sealer = try ChaChaSealer(key: payloadKey)
     }
 
     /// Seals the next chunk and appends its ciphertext and tag to `output`.
@@ -88,11 +90,20 @@ public struct AgeEncryptor: Sendable {
                 throw AgeError(.payload, "the stream has too many chunks")
             }
         }
-        let nonce = Stream.nonce(counter: counter, isFinal: isFinal)
-        let box = try ChaChaPoly.seal(plaintext, using: payloadKey, nonce: nonce)
-        // `combined` is nonce || ciphertext || tag; the file holds just ciphertext || tag.
-        box.combined.withUnsafeBytes { combined in
-            output.appendRaw(UnsafeRawBufferPointer(rebasing: combined[Stream.nonceSize...]))
+        var nonce: (UInt64, UInt32) = (0, 0)
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: plaintext.count + Stream.tagSize))
+        let sealed = withUnsafeMutableBytes(of: &nonce) { nonceBytes in
+            Stream.writeNonce(counter: counter, isFinal: isFinal, into: nonceBytes)
+            return output.withUnsafeMutableBytes { out in
+                sealer.seal(
+                    nonce: UnsafeRawBufferPointer(nonceBytes), plaintext,
+                    into: UnsafeMutableRawBufferPointer(rebasing: out[start...]))
+            }
+        }
+        guard sealed else {
+            output.removeSubrange(start...)
+            throw AgeError(.payload, "the system's ChaCha20-Poly1305 failed to seal chunk \(counter)")
         }
         counter &+= 1
         isFinished = isFinal

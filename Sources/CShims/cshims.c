@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/syscall.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include "cshims.h"
 
@@ -26,4 +27,41 @@ void archiver_tune_malloc(int arenas, int mmap_threshold) {
     (void)arenas;
     (void)mmap_threshold;
 #endif
+}
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+struct archiver_chacha_sealer {
+    EVP_CIPHER_CTX *ctx;
+};
+
+archiver_chacha_sealer *archiver_chacha_sealer_new(const uint8_t *key32) {
+    /* Only the built-in cipher is used: skip reading openssl.cnf and its modules (memory and start-up time). */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+    archiver_chacha_sealer *sealer = malloc(sizeof *sealer);
+    if (sealer == NULL) return NULL;
+    sealer->ctx = EVP_CIPHER_CTX_new();
+    if (sealer->ctx == NULL || EVP_EncryptInit_ex(sealer->ctx, EVP_chacha20_poly1305(), NULL, key32, NULL) != 1) {
+        archiver_chacha_sealer_free(sealer);
+        return NULL;
+    }
+    return sealer;
+}
+
+void archiver_chacha_sealer_free(archiver_chacha_sealer *sealer) {
+    if (sealer == NULL) return;
+    EVP_CIPHER_CTX_free(sealer->ctx);
+    free(sealer);
+}
+
+int archiver_chacha_seal(archiver_chacha_sealer *sealer, const uint8_t *nonce12, const uint8_t *input, size_t length,
+                         uint8_t *output) {
+    int written = 0, final_written = 0;
+    if (length > 0x7fffffff) return 0;
+    if (EVP_EncryptInit_ex(sealer->ctx, NULL, NULL, NULL, nonce12) != 1) return 0;
+    if (length > 0 && EVP_EncryptUpdate(sealer->ctx, output, &written, input, (int)length) != 1) return 0;
+    if (EVP_EncryptFinal_ex(sealer->ctx, output + written, &final_written) != 1) return 0;
+    if ((size_t)(written + final_written) != length) return 0;
+    return EVP_CIPHER_CTX_ctrl(sealer->ctx, EVP_CTRL_AEAD_GET_TAG, 16, output + length) == 1;
 }

@@ -23,7 +23,7 @@ final class BufferPool: Sendable {
     /// A buffer: empty with `capacity` reserved, or of the fixed size.
     func take() -> [UInt8] {
         if let buffer = free.withLock({ $0.popLast() }) { return buffer }
-        if fixed { return [UInt8](repeating: 0, count: capacity) }
+        if fixed { return .untouched(count: capacity) }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(capacity)
         return buffer
@@ -34,5 +34,13 @@ final class BufferPool: Sendable {
         var buffer = buffer
         if !fixed { buffer.removeAll(keepingCapacity: true) }
         free.withLock { $0.append(buffer) }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// A buffer of `count` bytes that is not zero-filled: large allocations come straight from `mmap`, so pages
+    /// cost memory only once a read writes into them. Callers only ever read the bytes a read wrote.
+    static func untouched(count: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 }

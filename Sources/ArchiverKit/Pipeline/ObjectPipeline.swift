@@ -40,7 +40,7 @@ public struct EncodeOptions: Sendable {
         self.expectedFormatID = nil
         self.blockSize = ObjectPipeline.defaultBlockSize
         self.workers = 2
-        self.inFlight = 3
+        self.inFlight = 2
     }
 }
 
@@ -116,7 +116,7 @@ public struct DecodedObject: Sendable, Equatable {
 public enum ObjectPipeline {
     /// Plaintext bytes per block and per gzip member. Small enough that a few blocks in flight keep peak RSS near
     /// 32 MiB, large enough that member framing costs nothing measurable (18 bytes per member).
-    public static let defaultBlockSize = 512 * 1024
+    public static let defaultBlockSize = 256 * 1024
     /// How much of a file `auto` compression deflates to decide.
     public static let probeSize = 1 << 20
 
@@ -135,7 +135,7 @@ public enum ObjectPipeline {
         precondition(blockSize > 0 && blockSize % Age.chunkSize == 0, "block size must be a multiple of 64 KiB")
         let probeSize = Self.probeSize
         // `auto` looks at the first MiB; those bytes are then replayed ahead of the rest of the source.
-        var head = [UInt8](repeating: 0, count: max(blockSize, probeSize))
+        var head = [UInt8].untouched(count: max(blockSize, probeSize))
         let headCount = try head.withUnsafeMutableBytes { try source.readFull(into: $0) }
         head.removeSubrange(headCount...)
         let payload = try head.withUnsafeBytes {

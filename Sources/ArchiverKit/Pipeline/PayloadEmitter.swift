@@ -13,7 +13,7 @@ struct PayloadEmitter {
     private var out: [UInt8] = []
     private let flushSize: Int
 
-    init(encryptor: AgeEncryptor?, sink: any ByteSink, hasher: StoredHasher, flushSize: Int = 512 * 1024) {
+    init(encryptor: AgeEncryptor?, sink: any ByteSink, hasher: StoredHasher, flushSize: Int = 256 * 1024) {
         self.encryptor = encryptor
         self.sink = sink
         self.hasher = hasher

@@ -13,3 +13,21 @@ int archiver_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, c
 /// buffers go back to the kernel when freed. No effect on other C libraries.
 void archiver_tune_malloc(int arenas, int mmap_threshold);
 #endif
+
+#ifndef ARCHIVER_CSHIMS_AEAD
+#define ARCHIVER_CSHIMS_AEAD
+#include <stddef.h>
+#include <stdint.h>
+
+/// A ChaCha20-Poly1305 sealing context over the system OpenSSL (libcrypto), keyed once and reused for every
+/// chunk, writing straight into the caller's buffer: no allocation and no copy per chunk.
+typedef struct archiver_chacha_sealer archiver_chacha_sealer;
+
+/// Creates a sealer for a 32-byte key, or returns NULL when OpenSSL cannot.
+archiver_chacha_sealer *archiver_chacha_sealer_new(const uint8_t *key32);
+void archiver_chacha_sealer_free(archiver_chacha_sealer *sealer);
+/// Encrypts `length` bytes of `input` under the 12-byte nonce and writes ciphertext then the 16-byte tag to
+/// `output` (length + 16 bytes). Returns 1 on success, 0 on failure.
+int archiver_chacha_seal(archiver_chacha_sealer *sealer, const uint8_t *nonce12, const uint8_t *input, size_t length,
+                         uint8_t *output);
+#endif
