@@ -18,13 +18,21 @@ mkdir -p "$data" "$out"
 rm -f "$out/key.txt"
 recipient="$("$archiver" key generate --output "$out/key.txt" 2>/dev/null)"
 
-# measure NAME FILE COMMAND...: runs COMMAND with the file cached, prints one table row.
+# measure NAME FILE COMMAND...: runs COMMAND $repeat times with the file cached and prints one table row with
+# the fastest run (a shared 2-core machine is noisy; the best of three is what the tool can do).
+repeat="${BENCH_REPEAT:-3}"
 measure() {
   local name="$1" file="$2"; shift 2
   cat "$file" > /dev/null
-  rm -f "$out/o"
-  /usr/bin/time -f "%e %U %S %M" -o "$out/time" "$@" > /dev/null
-  read -r wall user sys rss < "$out/time"
+  local best="" wall user sys rss
+  for _ in $(seq "$repeat"); do
+    rm -f "$out/o"
+    /usr/bin/time -f "%e %U %S %M" -o "$out/time" "$@" > /dev/null 2>"$out/stderr" || { cat "$out/stderr"; exit 1; }
+    read -r w u s r < "$out/time"
+    if [ -z "$best" ] || awk -v a="$w" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+      best="$w"; wall="$w"; user="$u"; sys="$s"; rss="$r"
+    fi
+  done
   local bytes; bytes=$(stat -c %s "$file")
   local stored; stored=$(stat -c %s "$out/o")
   awk -v n="$name" -v f="$(basename "$file")" -v b="$bytes" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v o="$stored" \
