@@ -61,7 +61,7 @@ let package = Package(
         // One folder per remote; each registers itself with the core's registry.
         .target(
             name: "Backends",
-            dependencies: ["ArchiverKit", "CShims", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["ArchiverKit", "CShims"],
             swiftSettings: strict
         ),
         // The thin command-line program.

@@ -11,7 +11,7 @@ struct SourceTree {
     static let nfc = "caf\u{00E9}.txt"
     static let nfd = "cafe\u{0301}.txt"
 
-    init(largeSize: Int = 24 * 1024 * 1024) throws {
+    init(largeSize: Int = 100 * 1024 * 1024) throws {
         dir = try TemporaryDirectory()
         try dir.write("src/docs/readme.txt", TestBytes.text(20_000, seed: 1))
         try dir.write("src/docs/deep/er/still/notes.md", TestBytes.text(5_000, seed: 2))
@@ -260,6 +260,36 @@ func compareTrees(_ a: String, _ b: String, ignoring: Set<String> = []) throws {
         // The failed file has no catalog row, so the next run stores it; everything restores.
         try setup.writeConfig(backend: "mock:\(store)")
         try setup.run(["backup"])
+        let restored = tree.dir.file("restored").path
+        try setup.run(["restore", "--to", restored])
+        try compareTrees(tree.root.path, restored + "/home")
+    }
+
+    @Test func aFileLargerThanTheLargestObjectIsStoredAsSegments() throws {
+        let tree = try SourceTree(largeSize: 7 * 1024 * 1024 + 12345)
+        let store = tree.dir.file("mockstore").path
+        // Objects of at most 3 MB: the 7 MiB file becomes segments of whole MiBs, each a complete age file.
+        let setup = try Setup(tree: tree, backend: "mock:\(store)?max_object_size=3000000")
+        try setup.run(["init"])
+        try setup.run(["backup"])
+        let objects = try FileManager.default.subpathsOfDirectory(atPath: store).filter { $0.contains("/data/") && $0.hasSuffix(".age") }
+        let sizes = try objects.map { try FileManager.default.attributesOfItem(atPath: store + "/" + $0)[.size] as? Int ?? 0 }
+        #expect(sizes.allSatisfy { $0 <= 3_000_000 }, "\(sizes)")
+        #expect(sizes.filter { $0 > 1_000_000 }.count >= 4, "expected the large file in several segments: \(sizes)")
+        let restored = tree.dir.file("restored").path
+        try setup.run(["restore", "--to", restored])
+        try compareTrees(tree.root.path, restored + "/home")
+        try setup.run(["verify", "--deep"])
+    }
+
+    @Test func mirrorNamingKeepsPathsReadableAndRestores() throws {
+        let tree = try SourceTree(largeSize: 10_000)
+        let setup = try Setup(tree: tree, extra: "naming: mirror")
+        try setup.run(["init"])
+        try setup.run(["backup"])
+        let stored = try FileManager.default.subpathsOfDirectory(atPath: tree.dir.file("usb").path)
+        #expect(stored.contains { $0.contains("/files/home/docs/readme.txt.v") && $0.hasSuffix(".gz.age") }, "\(stored)")
+        #expect(stored.contains { $0.contains("/files/home/照片/") })
         let restored = tree.dir.file("restored").path
         try setup.run(["restore", "--to", restored])
         try compareTrees(tree.root.path, restored + "/home")

@@ -20,13 +20,14 @@ public struct StoredDigests: OptionSet, Sendable, Hashable {
     public static let baidu: StoredDigests = [.md5, .sliceMD5s, .headMD5, .sha256]
 }
 
-/// Hashes stored bytes as they pass, in the order they will be stored.
-struct StoredHasher {
-    static let headSize = 256 * 1024
+/// Hashes stored bytes as they pass, in the order they will be stored. `package` so a backend that checks uploads
+/// against announced digests (the mock's Baidu rules) hashes exactly as the pipeline does.
+package struct StoredHasher {
+    package static let headSize = 256 * 1024
 
-    let digests: StoredDigests
-    let sliceSize: Int
-    private(set) var count: Int64 = 0
+    package let digests: StoredDigests
+    package let sliceSize: Int
+    package private(set) var count: Int64 = 0
     private var md5 = Insecure.MD5()
     private var sha = SHA256()
     private var slice = Insecure.MD5()
@@ -34,13 +35,13 @@ struct StoredHasher {
     private var head = Insecure.MD5()
     private(set) var sliceMD5s: [[UInt8]] = []
 
-    init(digests: StoredDigests, sliceSize: Int) {
+    package init(digests: StoredDigests, sliceSize: Int) {
         precondition(sliceSize > 0)
         self.digests = digests
         self.sliceSize = sliceSize
     }
 
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         if digests.contains(.md5) { md5.update(bufferPointer: bytes) }
         if digests.contains(.sha256) { sha.update(bufferPointer: bytes) }
@@ -66,7 +67,7 @@ struct StoredHasher {
     }
 
     /// Closes the digests; the partial last slice becomes the last slice MD5.
-    mutating func finish() -> (md5: [UInt8]?, sha256: [UInt8]?, slices: [[UInt8]], head: [UInt8]?) {
+    package mutating func finish() -> (md5: [UInt8]?, sha256: [UInt8]?, slices: [[UInt8]], head: [UInt8]?) {
         if digests.contains(.sliceMD5s) && sliceFill > 0 {
             sliceMD5s.append(Array(slice.finalize()))
             sliceFill = 0
