@@ -144,6 +144,38 @@ extension Catalog {
         }
     }
 
+    /// Calls `body` for every object of a repository, a page at a time, awaiting each call (a download may take
+    /// long; no read transaction stays open meanwhile). `byName` orders by name in byte order, as backends list,
+    /// for merging with a listing; otherwise objects come in the order they were recorded.
+    public func forEachObject(
+        repositoryID: String, byName: Bool, _ body: (ObjectRecord) async throws -> Void
+    ) async throws {
+        var afterID: Int64 = 0
+        var afterName = ""
+        while true {
+            let page = try read("listing objects") { db in
+                try Row.fetchAll(
+                    db,
+                    sql: byName
+                        ? """
+                        SELECT \(CatalogColumns.object) FROM objects WHERE repository_id = ? AND name > ?
+                        ORDER BY name LIMIT ?
+                        """
+                        : """
+                        SELECT \(CatalogColumns.object) FROM objects WHERE +repository_id = ? AND id > ?
+                        ORDER BY id LIMIT ?
+                        """,
+                    arguments: byName
+                        ? [repositoryID, afterName, Self.pageSize] : [repositoryID, afterID, Self.pageSize]
+                ).map(ObjectRecord.init(row:))
+            }
+            for object in page { try await body(object) }
+            guard let last = page.last, page.count == Self.pageSize else { return }
+            afterID = last.id
+            afterName = last.name
+        }
+    }
+
     /// Records a successful verification: `deep` means downloaded, decrypted and hashed (which also counts as
     /// the shallow check); otherwise the object was found with the right size.
     public func markVerified(objectID: Int64, deep: Bool, at: Date) throws {

@@ -55,6 +55,20 @@ public struct CatalogCursor: Sendable {
         }
     }
 
+    /// Calls `body` for each item in (source, dir, name) order, awaiting each call; each page is read in its own
+    /// short transaction, so memory holds one page however large the state.
+    public func forEach(_ body: (RestoreItem) async throws -> Void) async throws {
+        var after: (source: String, dir: [UInt8], name: [UInt8])?
+        while true {
+            let page = try catalog.read("reading the state as of run \(run)") { db in
+                try readPage(db, after: after)
+            }
+            for item in page { try await body(item) }
+            guard let last = page.last, page.count == Catalog.pageSize else { return }
+            after = (last.version.source, last.version.dir, last.version.name)
+        }
+    }
+
     /// Counts the items without reading them out.
     public func count() throws -> Int {
         try catalog.read("counting the state as of run \(run)") { db in

@@ -12,9 +12,10 @@ extension Catalog {
     ///   - dir: the folder's path relative to the source root, bytes; empty for the root.
     public func currentEntries(repositoryID: String, source: String, dir: [UInt8]) throws -> [CatalogEntry] {
         try read("listing \(source)/\(BytePath.display(dir))") { db in
+            // Once per folder in every run: a cached statement skips compiling (and authorizing) it each time.
             try Row.fetchAll(
-                db,
-                sql: """
+                db.cachedStatement(
+                    sql: """
                     SELECT v.id, v.name, v.kind, v.size, v.mtime_ns, v.ctime_ns, v.inode, v.mode, v.uid, v.gid,
                         v.link_target, v.content_id,
                         EXISTS (SELECT 1 FROM objects o WHERE o.content_id = v.content_id AND o.damaged_at IS NOT NULL)
@@ -24,7 +25,7 @@ extension Catalog {
                     FROM versions v
                     WHERE v.repository_id = ? AND v.source = ? AND v.dir = ? AND v.end_run IS NULL
                     ORDER BY v.name
-                    """,
+                    """),
                 arguments: [repositoryID, source, Data(dir)]
             ).map { row in
                 CatalogEntry(

@@ -126,7 +126,18 @@ public final class BackupEngine: Sendable {
         async throws
     {
         let matcher = try ExcludeMatcher(patterns: config.exclude + source.exclude)
-        let scanner = try SourceScanner(root: source.local, excludes: matcher)
+        let scanner: SourceScanner
+        do {
+            scanner = try SourceScanner(root: source.local, excludes: matcher)
+        } catch {
+            // A source folder that is missing (a share not mounted) fails that source only; nothing of it is
+            // marked deleted, and the other sources are still backed up.
+            let message = (error as? ArchiverError)?.message ?? "\(error)"
+            state.counts.failed += 1
+            state.failures.append((source.remote, "source \(source.local): \(message)"))
+            logger.error("source \(source.local): \(message)")
+            return
+        }
         var pending: [[UInt8]] = [[]]
         while let dir = pending.popLast() {
             try Task.checkCancellation()
@@ -261,7 +272,7 @@ public final class BackupEngine: Sendable {
         state.failures.append((display, message))
         progress?.finished(path: display, outcome: "failed: \(message)")
         logger.warning("\(display): \(message)")
-        if let runID, let catalog {
+        if let runID, let catalog, !name.isEmpty {
             try catalog.recordFailure(
                 runID: runID, repositoryID: repositoryID, source: source.remote, dir: dir, name: name,
                 display: display, message: message)

@@ -87,16 +87,14 @@ public final class RestoreEngine: Sendable {
         let selections: [(source: String?, prefix: [UInt8]?)] =
             paths.isEmpty ? [(nil, nil)] : paths.map(Self.selection)
         for (source, prefix) in selections {
-            var items: [RestoreItem] = []
-            // The cursor is read inside a transaction; collect a bounded batch at a time would be better for
-            // huge trees, but restore must not hold the catalog open across awaits.
-            try catalog.state(repositoryID: repositoryID, asOfRun: run.id, source: source, pathPrefix: prefix)
-                .forEach { items.append($0) }
-            if items.isEmpty {
+            var matched = 0
+            try await catalog.state(repositoryID: repositoryID, asOfRun: run.id, source: source, pathPrefix: prefix)
+                .forEach { item in
+                    matched += 1
+                    try await restoreItem(item, writer: writer, summary: &summary)
+                }
+            if matched == 0 {
                 throw ArchiverError(.usage, "nothing matches '\(source ?? "")\(prefix.map { "/" + BytePath.display($0) } ?? "")' in run \(run.id)")
-            }
-            for item in items {
-                try await restoreItem(item, writer: writer, summary: &summary)
             }
         }
         summary.directories += try writer.finishDirectories()

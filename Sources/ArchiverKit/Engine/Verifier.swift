@@ -51,51 +51,66 @@ public struct Verifier: Sendable {
     ///   - identities: needed for `.deep` only.
     public func verify(depth: VerifyDepth, identities: [any AgeIdentity] = []) async throws -> VerifyReport {
         var report = VerifyReport()
-        var objects: [ObjectRecord] = []
-        try catalog.forEachObject(repositoryID: repositoryID) { objects.append($0) }
         switch depth {
         case .quick:
-            try await quick(objects.sorted { $0.name < $1.name }, report: &report)
+            try await quick(report: &report)
         case .stored:
-            for object in objects {
+            try await catalog.forEachObject(repositoryID: repositoryID, byName: false) { object in
                 try await checkStored(object, report: &report)
             }
         case .deep(let percent):
-            let byContent = Dictionary(grouping: objects, by: \.contentID)
-            for (contentID, parts) in byContent.sorted(by: { $0.key < $1.key }) {
-                if percent < 100 && Double.random(in: 0..<100) >= percent { continue }
-                try await checkDeep(contentID: contentID, objects: parts.sorted { $0.segment < $1.segment },
+            // Objects of one content are consecutive in recording order (a content's segments are recorded
+            // together), so a content is checked once its last segment has been seen.
+            var parts: [ObjectRecord] = []
+            func flush() async throws {
+                guard let first = parts.first else { return }
+                defer { parts.removeAll() }
+                if percent < 100 && Double.random(in: 0..<100) >= percent { return }
+                try await checkDeep(contentID: first.contentID, objects: parts.sorted { $0.segment < $1.segment },
                     identities: identities, report: &report)
             }
+            try await catalog.forEachObject(repositoryID: repositoryID, byName: false) { object in
+                if let first = parts.first, first.contentID != object.contentID { try await flush() }
+                parts.append(object)
+            }
+            try await flush()
         }
         return report
     }
 
-    /// Merges the catalog's objects (sorted by name) with the backend's paged listing of the repository.
-    private func quick(_ objects: [ObjectRecord], report: inout VerifyReport) async throws {
+    /// Merges the catalog's objects (in name order) with the backend's paged listing of the repository; both are
+    /// read a page at a time.
+    private func quick(report: inout VerifyReport) async throws {
+        var page: [ObjectInfo] = []
         var index = 0
         var cursor: String?
+        var listingDone = false
         let prefix = "\(repositoryID)/"
-        repeat {
-            let page = try await backend.list(prefix: prefix, cursor: cursor, limit: 1000)
-            for listed in page.objects {
-                while index < objects.count && objects[index].name < listed.name.value {
-                    report.problems.append("missing: \(objects[index].name)")
-                    index += 1
-                }
-                if index < objects.count && objects[index].name == listed.name.value {
-                    if objects[index].storedSize != listed.size {
-                        report.problems.append(
-                            "wrong size: \(listed.name) is \(listed.size) bytes, the catalog says \(objects[index].storedSize)")
-                    }
-                    report.checked += 1
-                    index += 1
-                }
+        // The next listed object, fetching pages as needed; nil when the listing is exhausted.
+        func nextListed() async throws -> ObjectInfo? {
+            while index >= page.count {
+                if listingDone { return nil }
+                let next = try await backend.list(prefix: prefix, cursor: cursor, limit: 1000)
+                page = next.objects
+                index = 0
+                cursor = next.nextCursor
+                listingDone = cursor == nil
             }
-            cursor = page.nextCursor
-        } while cursor != nil
-        while index < objects.count {
-            report.problems.append("missing: \(objects[index].name)")
+            return page[index]
+        }
+        try await catalog.forEachObject(repositoryID: repositoryID, byName: true) { object in
+            while let listed = try await nextListed(), listed.name.value.utf8.lexicographicallyPrecedes(object.name.utf8) {
+                index += 1  // an object the catalog does not reference (another run's, or left over)
+            }
+            guard let listed = try await nextListed(), listed.name.value == object.name else {
+                report.problems.append("missing: \(object.name)")
+                return
+            }
+            if listed.size != object.storedSize {
+                report.problems.append(
+                    "wrong size: \(object.name) is \(listed.size) bytes, the catalog says \(object.storedSize)")
+            }
+            report.checked += 1
             index += 1
         }
     }
