@@ -51,7 +51,7 @@ struct EncryptCommand: ParsableCommand {
             throw error
         }
         let wanted = result.compression.suffix(encrypted: true)
-        if output != "-" && !output.hasSuffix(wanted) {
+        if out.isRegularFile && !output.hasSuffix(wanted) {
             let how = result.compression.isCompressed ? "compressed (gzip); decrypt with --gunzip" : "not compressed"
             Terminal.warning("\(output) was stored \(how); a name ending in \(wanted) records that")
         }

@@ -15,6 +15,17 @@ final class OutputFile {
             sink = FileDescriptorSink(fd: STDOUT_FILENO, label: "stdout", closeWhenDone: false)
             return
         }
+        var existing = stat()
+        if lstat(path, &existing) == 0 && existing.st_mode & S_IFMT != S_IFREG && existing.st_mode & S_IFMT != S_IFLNK
+            && existing.st_mode & S_IFMT != S_IFDIR
+        {
+            // A device or a pipe (/dev/null, a FIFO): write into it; renaming over it would replace the node.
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw ArchiverError.posix("cannot open for writing", path: path) }
+            temporary = nil
+            sink = FileDescriptorSink(fd: fd, label: path, closeWhenDone: true)
+            return
+        }
         if !overwrite, FileManager.default.fileExists(atPath: path) {
             throw ArchiverError(.usage, "\(path) already exists; choose another name or pass --force to replace it")
         }
@@ -30,6 +41,9 @@ final class OutputFile {
         Interrupts.register(temp)
         sink = FileDescriptorSink(fd: fd, label: path, closeWhenDone: true)
     }
+
+    /// Whether the output is a regular file written under a temporary name (not stdout, a device or a pipe).
+    var isRegularFile: Bool { temporary != nil }
 
     /// Flushes the data to disk and renames it into place.
     func commit() throws {

@@ -316,4 +316,32 @@ func compareTrees(_ a: String, _ b: String, ignoring: Set<String> = []) throws {
         #expect(result.stderr.contains("catalog copy"))
         try compareTrees(tree.root.path, restored + "/home")
     }
+
+    @Test func aPlantedCatalogCopyIsRefused() throws {
+        let tree = try SourceTree(largeSize: 10_000)
+        let setup = try Setup(tree: tree)
+        try setup.run(["init"])
+        try setup.run(["backup"])
+        try FileManager.default.removeItem(atPath: tree.dir.file("state").path)
+        // Someone who knows only the public recipient plants a newer "catalog copy": valid age, wrong MAC.
+        let usb = tree.dir.file("usb").path
+        let repository = try #require(try FileManager.default.contentsOfDirectory(atPath: usb).first { $0.count == 36 })
+        let catalogDir = "\(usb)/\(repository)/catalog"
+        let genuine = try FileManager.default.contentsOfDirectory(atPath: catalogDir).filter { $0.hasSuffix(".sqlite.gz.age") }
+        let fake = try tree.dir.write("fake.sqlite", Array("SQLite format 3\u{0}planted".utf8))
+        let planted = "\(catalogDir)/29991231T000000.000Z.sqlite.gz.age"
+        let made = try CommandRunner.archiver(["encrypt", "-r", setup.recipient, "--compress", "6", fake.path, "-o", planted])
+        #expect(made.status == 0, "\(made.stderr)")
+        try Array(String(repeating: "0", count: 64).utf8).withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: planted + ".mac")) }
+        // The planted copy is passed over for the genuine one.
+        let restored = tree.dir.file("restored").path
+        let result = try setup.run(["restore", "--to", restored])
+        #expect(result.stderr.contains(genuine[0]), "\(result.stderr)")
+        try compareTrees(tree.root.path, restored + "/home")
+        // With only the planted copy left, restore refuses it and says why.
+        for name in genuine { try FileManager.default.removeItem(atPath: "\(catalogDir)/\(name)") }
+        let refused = try setup.run(["restore", "--to", tree.dir.file("again").path], expect: 1)
+        #expect(refused.stderr.contains("MAC does not verify"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: tree.dir.file("again/home").path))
+    }
 }
