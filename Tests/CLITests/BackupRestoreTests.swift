@@ -344,4 +344,40 @@ func compareTrees(_ a: String, _ b: String, ignoring: Set<String> = []) throws {
         #expect(refused.stderr.contains("MAC does not verify"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: tree.dir.file("again/home").path))
     }
+
+    @Test func aFileThatKeepsChangingWhileReadIsRetriedThenReported() throws {
+        let tree = try SourceTree(largeSize: 10_000)
+        let growing = try tree.dir.write("src/growing.log", TestBytes.text(8 * 1024 * 1024))
+        let setup = try Setup(tree: tree)
+        try setup.run(["init"])
+        // A writer appends to the file the whole time the backup runs, as a log being written would.
+        let stop = StopFlag()
+        let writer = Thread {
+            let handle = try? FileHandle(forWritingTo: growing)
+            while !stop.isSet {
+                _ = try? handle?.seekToEnd()
+                try? handle?.write(contentsOf: Data("another log line\n".utf8))
+                usleep(200)
+            }
+            try? handle?.close()
+        }
+        writer.start()
+        let changing = try setup.run(["backup"], expect: 3)
+        stop.set()
+        #expect(changing.stderr.contains("growing.log"), "\(changing.stderr)")
+        #expect(changing.stderr.contains("kept changing while it was read"), "\(changing.stderr)")
+        Thread.sleep(forTimeInterval: 0.2)
+        // Once it is quiet, the next run stores it, and it restores as it is now.
+        try setup.run(["backup"])
+        let restored = tree.dir.file("restored").path
+        try setup.run(["restore", "--to", restored])
+        try compareTrees(tree.root.path, restored + "/home")
+    }
+}
+
+private final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }
