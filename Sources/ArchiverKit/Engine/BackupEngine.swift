@@ -233,9 +233,7 @@ public final class BackupEngine: Sendable {
 
     private func isUnchanged(_ previous: CatalogEntry, _ entry: ScannedEntry, runStartNs: Int64) -> Bool {
         guard previous.kind == .file, !previous.contentDamaged else { return false }
-        guard previous.size == entry.size, previous.mtimeNs == entry.mtimeNs, previous.ctimeNs == entry.ctimeNs,
-            previous.inode == entry.inode
-        else { return false }
+        guard previous.fingerprint == entry.fingerprint else { return false }
         // The race guard: an mtime this close to the recording run's start may hide a later change.
         if let recordedRunStartNs = previous.recordedRunStartNs,
             entry.mtimeNs >= recordedRunStartNs - Self.mtimeGranularityNs
@@ -287,7 +285,7 @@ public final class BackupEngine: Sendable {
         var lastError: ArchiverError?
         let previousContent = previous?.contentID
         let previousVersion = previous?.versionID
-        let previousFingerprint = previous.map { Fingerprint(size: $0.size, mtimeNs: $0.mtimeNs, ctimeNs: $0.ctimeNs, inode: $0.inode) }
+        let previousFingerprint = previous?.fingerprint
         for attempt in 1...Self.attempts {
             let (fd, before) = try scanner.openFile(path)
             defer { close(fd) }
@@ -383,12 +381,11 @@ public final class BackupEngine: Sendable {
         guard let runID, let catalog else {
             return FileOutcome(contentID: nil, deduplicated: false, bytesRead: before.size, bytesStored: content.storedSize)
         }
-        let compression = if case .gzip(let level) = content.payload { "gzip:\(level)" } else { "none" }
         let contentID = try catalog.recordContent(
             NewContent(
                 repositoryID: repositoryID, runID: runID, plaintextSHA256: content.plaintextSHA256,
                 plaintextSize: content.plaintextSize, encrypted: content.encrypted,
-                recipients: store.recipients.map(\.description).sorted(), compression: compression,
+                recipients: store.recipients.map(\.description).sorted(), compression: content.payload.catalogName,
                 formatID: content.formatID),
             objects: content.objects.enumerated().map { index, segment in
                 NewObject(
@@ -413,6 +410,12 @@ public final class BackupEngine: Sendable {
 }
 
 extension ScannedEntry {
+    var fingerprint: BackupEngine.Fingerprint {
+        BackupEngine.Fingerprint(size: size, mtimeNs: mtimeNs, ctimeNs: ctimeNs, inode: inode)
+    }
+}
+
+extension CatalogEntry {
     var fingerprint: BackupEngine.Fingerprint {
         BackupEngine.Fingerprint(size: size, mtimeNs: mtimeNs, ctimeNs: ctimeNs, inode: inode)
     }

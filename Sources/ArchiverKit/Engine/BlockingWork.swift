@@ -16,16 +16,22 @@ enum BlockingWork {
 
     /// SHA-256 of the first `length` bytes of an open file, read with `pread` on a dedicated thread.
     static func sha256(fd: Int32, length: Int64, label: String) async throws -> [UInt8] {
+        try await sha256(of: FileRangeSource(fd: fd, offset: 0, length: length, label: label)).digest
+    }
+
+    /// SHA-256 and length of everything a source yields, read on a dedicated thread.
+    static func sha256(of source: any ByteSource) async throws -> (digest: [UInt8], count: Int64) {
         try await run("archiver.hash") {
             var sha = SHA256Box()
+            var count: Int64 = 0
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            let source = FileRangeSource(fd: fd, offset: 0, length: length, label: label)
             while true {
                 let n = try buffer.withUnsafeMutableBytes { try source.readFull(into: $0) }
                 if n == 0 { break }
+                count += Int64(n)
                 buffer.withUnsafeBytes { sha.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             }
-            return sha.finalize()
+            return (sha.finalize(), count)
         }
     }
 }

@@ -1,13 +1,5 @@
 import Foundation
 
-/// How object names are chosen.
-public enum NamingScheme: String, Sendable, Hashable {
-    /// Random names: no file name or folder structure leaks to the backend (default with encryption).
-    case opaque
-    /// Readable relative paths, escaped for the backend's rules, plus a unique version tag and the suffix.
-    case mirror
-}
-
 /// Chooses object names for one repository on one backend.
 ///
 /// Every object of repository `<id>` lives under `<id>/`: `data/` (opaque), `files/` (mirror), `catalog/`

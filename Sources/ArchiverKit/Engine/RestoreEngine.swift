@@ -145,8 +145,7 @@ public final class RestoreEngine: Sendable {
                     relative, mode: version.mode, mtimeNs: version.mtimeNs, uid: version.uid, gid: version.gid
                 ) { sink in
                     guard let content = item.content else { return }
-                    let payload: PayloadCompression =
-                        content.compression.hasPrefix("gzip") ? .gzip(level: 0) : .none
+                    let payload = PayloadCompression(catalogName: content.compression)
                     let objects = try item.objects.map { (name: try ObjectName($0.name), plaintextSize: $0.plaintextSize) }
                     try await store.load(
                         objects: objects, payload: payload, encrypted: content.encrypted,

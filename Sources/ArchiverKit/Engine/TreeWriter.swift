@@ -67,8 +67,7 @@ final class TreeWriter: @unchecked Sendable {
 
     /// Creates a folder now; its mode and mtime are applied by `finishDirectories()`.
     func directory(_ components: [[UInt8]], mode: UInt32, mtimeNs: Int64) throws {
-        let fd = try parent(of: components + [[0x2e]])  // opens (and creates) the folder itself
-        _ = fd
+        _ = try parent(of: components + [[0x2e]])  // opens (and creates) the folder itself
         directoryMetadata.append((components, mode, mtimeNs))
     }
 

@@ -1,6 +1,5 @@
 public import Age
 import Foundation
-import Crypto
 
 /// How thoroughly `verify` checks.
 public enum VerifyDepth: Sendable, Equatable {
@@ -119,18 +118,7 @@ public struct Verifier: Sendable {
         let name = try ObjectName(object.name)
         do {
             let reader = try await backend.openReader(for: name, range: nil)
-            let (digest, count) = try await BlockingWork.run("archiver.verify") { () -> ([UInt8], Int64) in
-                var sha = SHA256Box()
-                var buffer = [UInt8](repeating: 0, count: 1 << 20)
-                var total: Int64 = 0
-                while true {
-                    let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
-                    if n == 0 { break }
-                    total += Int64(n)
-                    buffer.withUnsafeBytes { sha.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                }
-                return (sha.finalize(), total)
-            }
+            let (digest, count) = try await BlockingWork.sha256(of: reader)
             await reader.close()
             report.checked += 1
             report.bytes += count
@@ -149,7 +137,7 @@ public struct Verifier: Sendable {
         contentID: Int64, objects: [ObjectRecord], identities: [any AgeIdentity], report: inout VerifyReport
     ) async throws {
         guard let content = try catalog.content(id: contentID) else { return }
-        let payload: PayloadCompression = content.compression.hasPrefix("gzip") ? .gzip(level: 0) : .none
+        let payload = PayloadCompression(catalogName: content.compression)
         do {
             try await store.load(
                 objects: try objects.map { (try ObjectName($0.name), $0.plaintextSize) }, payload: payload,

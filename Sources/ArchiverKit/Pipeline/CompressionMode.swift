@@ -45,6 +45,18 @@ public enum PayloadCompression: Sendable, Hashable {
     /// The payload is gzip members at this level.
     case gzip(level: Int)
 
+    /// The form recorded in the catalog: `none` or `gzip:N`.
+    public var catalogName: String {
+        if case .gzip(let level) = self { "gzip:\(level)" } else { "none" }
+    }
+
+    /// Reads the catalog's form back; the level does not matter for reading, only that the payload is gzip.
+    /// - Parameter catalogName: `none` or `gzip:N`.
+    public init(catalogName: String) {
+        let level = Int(catalogName.dropFirst("gzip:".count)) ?? 0
+        self = catalogName.hasPrefix("gzip") ? .gzip(level: level) : .none
+    }
+
     /// True when the payload must be inflated on restore.
     public var isCompressed: Bool { self != .none }
 
