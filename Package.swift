@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Only for the fake Baidu server (`baidu-fake`), never linked into `archiver`.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // The system zlib (zlib1g-dev), wrapped by Codecs.
@@ -61,7 +64,21 @@ let package = Package(
         // One folder per remote; each registers itself with the core's registry.
         .target(
             name: "Backends",
-            dependencies: ["ArchiverKit", "CShims"],
+            dependencies: [
+                "ArchiverKit", "CShims",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // A faithful local fake of Baidu Netdisk's API for tests, benchmarks and demos (section 9 of the API notes).
+        .executableTarget(
+            name: "baidu-fake",
+            dependencies: [
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         // The thin command-line program.

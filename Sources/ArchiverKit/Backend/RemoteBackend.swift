@@ -110,6 +110,40 @@ public protocol ObjectWriter: ByteSink {
     func commit() async throws -> ObjectInfo
     /// Discards everything written; no trace of the object remains.
     func abort() async
+    /// False when the backend already holds exactly these bytes under the name: a rapid-upload hit, or an upload
+    /// that completed before a crash and was adopted. The core then calls `commit()` without writing anything.
+    var needsBytes: Bool { get }
+}
+
+extension ObjectWriter {
+    /// Writers need the bytes unless they say otherwise.
+    public var needsBytes: Bool { true }
+}
+
+/// Where the backend's side of an upload stands (Baidu: upload id, host, slices done), as backend-defined text.
+///
+/// The core saves it in the catalog after every checkpoint, beside the per-object secret that regenerates the
+/// same bytes, so a killed run resumes the upload instead of starting it over. The core never parses it.
+public struct UploadCheckpoint: Sendable, Equatable {
+    /// Backend-defined state (JSON, for example).
+    public var state: String
+
+    /// Creates a checkpoint.
+    public init(state: String) { self.state = state }
+}
+
+/// What a backend reports about itself without transferring objects, for `archiver status`.
+public struct BackendStatus: Sendable, Equatable {
+    /// Set when the backend cannot work until the user logs in again: the reason and the exact command to run.
+    public var loginNeeded: String?
+    /// Other facts worth showing (account tier, quota).
+    public var notes: [String]
+
+    /// Creates a status.
+    public init(loginNeeded: String? = nil, notes: [String] = []) {
+        self.loginNeeded = loginNeeded
+        self.notes = notes
+    }
 }
 
 /// Yields the bytes of one stored object (or a range of it).
@@ -147,6 +181,22 @@ public protocol RemoteBackend: Sendable {
     ///   - digests: required when `capabilities.needsDigestsBeforeUpload`.
     /// - Throws: `ArchiverError` when the object cannot be started.
     func openWriter(for name: ObjectName, size: Int64?, digests: UploadDigests?) async throws -> any ObjectWriter
+    /// Starts a new object, or continues an upload an earlier run began under the same name with the same digests.
+    ///
+    /// Backends that upload in resumable sessions implement this; the others inherit a version that ignores
+    /// `resume` and never calls `checkpoint`.
+    /// - Parameters:
+    ///   - name: the object's name.
+    ///   - size: the object's size when known.
+    ///   - digests: required when `capabilities.needsDigestsBeforeUpload`.
+    ///   - resume: the last checkpoint an earlier run saved for this name and these digests, or nil.
+    ///   - checkpoint: called (from any thread) whenever the session advances (opened, a slice confirmed); the
+    ///     core saves the state so a later run can pass it back as `resume`.
+    /// - Throws: `ArchiverError`; `.loginNeeded` when the account must log in again.
+    func openWriter(
+        for name: ObjectName, size: Int64?, digests: UploadDigests?, resume: UploadCheckpoint?,
+        checkpoint: @escaping @Sendable (UploadCheckpoint) -> Void
+    ) async throws -> any ObjectWriter
     /// Reads an object, or the byte range `range` of it.
     /// - Throws: `ArchiverError(.backend)` when the object is missing or unreadable.
     func openReader(for name: ObjectName, range: Range<Int64>?) async throws -> any ObjectReader
@@ -160,11 +210,24 @@ public protocol RemoteBackend: Sendable {
     func list(prefix: String, cursor: String?, limit: Int) async throws -> ListPage
     /// Deletes an object. Deleting a missing object is not an error.
     func delete(_ name: ObjectName) async throws
+    /// Reports the backend's state without transferring objects (login needed, account facts).
+    func status() async -> BackendStatus
 }
 
 extension RemoteBackend {
     /// Backends keep what they are given unless they say otherwise.
     public var persists: Bool { true }
+
+    /// Backends without resumable sessions start every object afresh.
+    public func openWriter(
+        for name: ObjectName, size: Int64?, digests: UploadDigests?, resume: UploadCheckpoint?,
+        checkpoint: @escaping @Sendable (UploadCheckpoint) -> Void
+    ) async throws -> any ObjectWriter {
+        try await openWriter(for: name, size: size, digests: digests)
+    }
+
+    /// Backends with nothing to report are fine.
+    public func status() async -> BackendStatus { BackendStatus() }
 }
 
 /// The marker that makes a target a repository: written by `archiver init`, checked before every run, so an

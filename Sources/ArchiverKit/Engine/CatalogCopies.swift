@@ -159,7 +159,9 @@ public struct CatalogCopies: Sendable {
     }
 
     private func putSmall(_ name: ObjectName, _ bytes: [UInt8]) async throws {
-        let writer = try await backend.openWriter(for: name, size: Int64(bytes.count), digests: nil)
+        let caps = backend.capabilities
+        let digests = caps.needsDigestsBeforeUpload ? UploadDigests(of: bytes, sliceSize: caps.sliceSize ?? 4 << 20) : nil
+        let writer = try await backend.openWriter(for: name, size: Int64(bytes.count), digests: digests)
         do {
             try bytes.withUnsafeBytes { try writer.write($0) }
             _ = try await writer.commit()

@@ -80,3 +80,16 @@ package struct StoredHasher {
         )
     }
 }
+
+extension UploadDigests {
+    /// The digests of a small object held in memory (markers, MACs), for backends that want them first.
+    /// - Parameters:
+    ///   - bytes: the whole object.
+    ///   - sliceSize: the backend's slice size.
+    public init(of bytes: [UInt8], sliceSize: Int) {
+        var hasher = StoredHasher(digests: [.md5, .sliceMD5s, .headMD5], sliceSize: sliceSize)
+        bytes.withUnsafeBytes { hasher.update($0) }
+        let result = hasher.finish()
+        self.init(size: Int64(bytes.count), md5: result.md5 ?? [], headMD5: result.head ?? [], sliceMD5s: result.slices)
+    }
+}

@@ -1,0 +1,2 @@
+// The fake Baidu Netdisk server; see FakeServer.swift.
+print("baidu-fake: not built yet")
