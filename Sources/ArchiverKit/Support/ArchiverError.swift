@@ -36,6 +36,8 @@ public struct ArchiverError: Error, CustomStringConvertible, Sendable {
         public static let interrupted = Code("interrupted")
         /// A file changed while it was read.
         public static let sourceChanged = Code("source-changed")
+        /// The backend forgot an upload session (it expired); the core starts that object over with a fresh secret.
+        public static let uploadExpired = Code("upload-expired")
         /// Something that should not happen; a bug.
         public static let internalError = Code("internal")
     }
