@@ -12,19 +12,21 @@ private func repositories(_ config: ArchiverConfig, catalog: Catalog, target: St
     }
 }
 
-/// `archiver status`: the last run, what is stored, what keeps failing.
-struct StatusCommand: ParsableCommand {
+/// `archiver status`: the last run, what is stored, what keeps failing, and whether a target needs a login.
+struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the last run, what is stored, and files that failed 3 runs in a row.",
-        discussion: "Exits 0 when the last run completed, 3 when it was partial, 1 when it failed or never ran.")
+        abstract: "Show the last run, what is stored, files that failed 3 runs in a row, and login state.",
+        discussion: """
+            Exits 0 when the last run completed, 3 when it was partial, 9 when a target needs a new login,             1 when it failed or never ran.
+            """)
 
     @OptionGroup var options: ConfigOptions
 
     @Flag(help: "Print JSON on stdout.")
     var json = false
 
-    func run() throws {
+    func run() async throws {
         let config = try options.load(identityNeeded: true)
         guard FileManager.default.fileExists(atPath: config.catalog) else {
             throw ArchiverError(.catalog, "there is no catalog at \(config.catalog) yet; run `archiver init` and `archiver backup`")
@@ -43,7 +45,10 @@ struct StatusCommand: ParsableCommand {
                 case .running, .interrupted: 0
                 default: ExitStatus.failure
                 }
-            worst = max(worst, code)
+            // Asked of the backend without transferring anything: a login that Baidu refused, account facts.
+            let backendStatus = await (try? Targets.backend(for: target, config: config))?.status() ?? BackendStatus()
+            let pendingUploads = try catalog.pendingUploadCount(repositoryID: id)
+            worst = max(worst, backendStatus.loginNeeded == nil ? code : ExitStatus.loginNeeded)
             let iso = ISO8601DateFormatter()
             targets.append([
                 "target": target.name, "spec": target.spec, "repository": id,
@@ -57,6 +62,8 @@ struct StatusCommand: ParsableCommand {
                 "files": stats.currentFiles, "file_bytes": stats.currentFileBytes, "objects": stats.objects,
                 "stored_bytes": stats.storedBytes, "damaged_objects": stats.damagedObjects,
                 "failing": streaks.map { ["path": $0.display, "runs": $0.count, "message": $0.message] },
+                "login_needed": backendStatus.loginNeeded as Any, "notes": backendStatus.notes,
+                "pending_uploads": pendingUploads,
             ])
             if !json {
                 Terminal.output("target \(target.name) (\(target.spec)), repository \(id)")
@@ -68,6 +75,11 @@ struct StatusCommand: ParsableCommand {
                 }
                 Terminal.output("  \(stats.currentFiles) files (\(formatBytes(stats.currentFileBytes))) in \(stats.objects) objects (\(formatBytes(stats.storedBytes)) stored)")
                 if stats.damagedObjects > 0 { Terminal.output("  \(stats.damagedObjects) damaged objects: the next backup stores those files again") }
+                if let reason = backendStatus.loginNeeded { Terminal.output("  login needed: \(reason)") }
+                for note in backendStatus.notes { Terminal.output("  \(note)") }
+                if pendingUploads > 0 {
+                    Terminal.output("  \(pendingUploads) unfinished uploads: the next backup resumes them")
+                }
                 for s in streaks { Terminal.output("  failing \(s.count) runs in a row: \(s.display): \(s.message)") }
             }
         }

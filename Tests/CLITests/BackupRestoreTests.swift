@@ -41,24 +41,24 @@ struct Setup {
     let key: String
     let recipient: String
 
-    init(tree: SourceTree, backend: String? = nil, extra: String = "") throws {
+    init(tree: SourceTree, backend: String? = nil, compression: String = "auto", extra: String = "") throws {
         self.tree = tree
         key = tree.dir.file("key.txt").path
         let generated = try CommandRunner.archiver(["key", "generate", "--output", key])
         try #require(generated.status == 0, "\(generated.stderr)")
         recipient = generated.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
         config = tree.dir.file("config.yml").path
-        try writeConfig(backend: backend ?? "local:\(tree.dir.file("usb").path)", extra: extra)
+        try writeConfig(backend: backend ?? "local:\(tree.dir.file("usb").path)", compression: compression, extra: extra)
         try FileManager.default.createDirectory(at: tree.dir.file("usb"), withIntermediateDirectories: true)
     }
 
-    func writeConfig(backend: String, extra: String = "") throws {
+    func writeConfig(backend: String, compression: String = "auto", extra: String = "") throws {
         let text = """
             catalog: \(tree.dir.file("state/catalog.sqlite").path)
             backend: "\(backend)"
             recipients: [\(recipient)]
             identity: \(key)
-            compression: auto
+            compression: \(compression)
             sources:
               - local: \(tree.root.path)
                 remote: home

@@ -28,6 +28,9 @@ extension Catalog {
             let copy = try DatabaseQueue(path: destination)
             try database.backup(to: copy)
             try copy.writeWithoutTransaction { db in
+                // Per-object secrets of unfinished uploads stay on this machine.
+                try db.execute(sql: "PRAGMA secure_delete = ON")
+                try db.execute(sql: "DELETE FROM pending_uploads")
                 // The backup carries the source's WAL flag in the header; a copy must not depend on a -wal file.
                 let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = DELETE")
                 guard mode == "delete" else {

@@ -80,6 +80,8 @@ public final class Catalog: Sendable {
         config.prepareDatabase { db in
             // Our schema needs no functions run from it; refuse any a tampered file might carry.
             try db.execute(sql: "PRAGMA trusted_schema = OFF")
+            // Pending uploads hold per-object secrets: deleted rows are overwritten, not left in free pages.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         do {
             let pool = try DatabasePool(path: path, configuration: config)

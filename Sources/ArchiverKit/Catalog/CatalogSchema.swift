@@ -18,6 +18,9 @@ enum CatalogSchema {
         migrator.registerMigration("v1") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("v2 pending uploads") { db in
+            try db.execute(sql: v2)
+        }
         return migrator
     }()
 
@@ -128,6 +131,36 @@ enum CatalogSchema {
             last_run INTEGER NOT NULL REFERENCES runs(id),
             message TEXT NOT NULL,
             PRIMARY KEY (repository_id, source, dir, name)
+        ) STRICT, WITHOUT ROWID;
+        """
+
+    /// Uploads begun on backends that want digests first (Baidu), so a killed run resumes them: the per-object
+    /// secret that regenerates the same bytes, pass 1's digests, and the backend's checkpoint. A row goes once the
+    /// content is recorded; the catalog runs with `secure_delete` so an erased secret does not linger in free pages.
+    private static let v2 = """
+        CREATE TABLE pending_uploads (
+            repository_id TEXT NOT NULL REFERENCES repositories(id),
+            source TEXT NOT NULL,
+            path BLOB NOT NULL,
+            segment INTEGER NOT NULL CHECK (segment >= 0),
+            object_name TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            secret BLOB NOT NULL CHECK (length(secret) = 32),
+            compression TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            format_id TEXT NOT NULL,
+            plaintext_offset INTEGER NOT NULL CHECK (plaintext_offset >= 0),
+            plaintext_size INTEGER NOT NULL CHECK (plaintext_size >= 0),
+            plaintext_sha256 BLOB NOT NULL CHECK (length(plaintext_sha256) = 32),
+            stored_size INTEGER NOT NULL CHECK (stored_size > 0),
+            stored_md5 BLOB NOT NULL CHECK (length(stored_md5) = 16),
+            stored_sha256 BLOB NOT NULL CHECK (length(stored_sha256) = 32),
+            head_md5 BLOB NOT NULL CHECK (length(head_md5) = 16),
+            slice_size INTEGER NOT NULL CHECK (slice_size > 0),
+            slice_md5s BLOB NOT NULL CHECK (length(slice_md5s) % 16 = 0),
+            checkpoint TEXT,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (repository_id, source, path, segment)
         ) STRICT, WITHOUT ROWID;
         """
 

@@ -13,6 +13,8 @@ public struct ArchiverConfig: Sendable {
     public var configPath: String
     /// The config file's folder: the base for relative paths and the default home of the catalog and token file.
     public var baseDirectory: String
+    /// The file this configuration was loaded from, when it came from a file (for messages that name it).
+    public var configFile: String?
     /// The SQLite catalog of stored files and snapshots.
     public var catalog: String
     /// Where backups go: one target named `default` for `backend:`, or the `targets:` mapping in file order.
@@ -115,7 +117,10 @@ public struct ArchiverConfig: Sendable {
     /// `endpoints.oauth`, `endpoints.api` and `endpoints.upload`, so a factory needs no YAML.
     public func backendContext() -> BackendRegistry.Context {
         var settings: [String: [String: String]] = [:]
-        if let baidu { settings["baidu"] = baidu.settings }
+        if var baidu = baidu?.settings {
+            if let configFile { baidu["config_file"] = configFile }
+            settings["baidu"] = baidu
+        }
         return BackendRegistry.Context(baseDirectory: baseDirectory, settings: settings)
     }
 }
@@ -324,6 +329,10 @@ extension ArchiverConfig {
         public var tokenFile: String
         /// How many slices upload at once, 1 to 16.
         public var uploadConcurrency: Int
+        /// A slice size below the account tier's (to save memory), or nil for the tier's. Never raises it.
+        public var sliceSize: Int?
+        /// A largest object below the tier's (larger files become segments), or nil for the tier's. Never raises it.
+        public var maxObjectSize: Int64?
         /// The servers to talk to; tests point these at a local fake.
         public var endpoints: Endpoints
 
@@ -346,6 +355,8 @@ extension ArchiverConfig {
             secretKey: String? = nil,
             tokenFile: String,
             uploadConcurrency: Int = Baidu.defaultUploadConcurrency,
+            sliceSize: Int? = nil,
+            maxObjectSize: Int64? = nil,
             endpoints: Endpoints = Endpoints()
         ) {
             self.appName = appName
@@ -353,6 +364,8 @@ extension ArchiverConfig {
             self.secretKey = secretKey
             self.tokenFile = tokenFile
             self.uploadConcurrency = uploadConcurrency
+            self.sliceSize = sliceSize
+            self.maxObjectSize = maxObjectSize
             self.endpoints = endpoints
         }
 
@@ -368,6 +381,8 @@ extension ArchiverConfig {
             if let appName { s["app_name"] = appName }
             if let appKey { s["app_key"] = appKey }
             if let secretKey { s["secret_key"] = secretKey }
+            if let sliceSize { s["slice_size"] = String(sliceSize) }
+            if let maxObjectSize { s["max_object_size"] = String(maxObjectSize) }
             return s
         }
 

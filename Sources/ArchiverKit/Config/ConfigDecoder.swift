@@ -187,6 +187,20 @@ struct ConfigDecoder {
                 draft.uploadConcurrency = try value(field) { text throws(ValueProblem) in
                     try ConfigValue.integer(text, in: ArchiverConfig.Baidu.uploadConcurrencyRange)
                 }
+            case "slice_size":
+                draft.sliceSize = try value(field) { text throws(ValueProblem) in
+                    let bytes = try ConfigValue.byteCount(text)
+                    guard bytes >= 64 * 1024, bytes <= 32 << 20 else {
+                        throw ValueProblem("must be between 64KiB and 32MiB (Baidu's largest slice)")
+                    }
+                    return Int(bytes)
+                }
+            case "max_object_size":
+                draft.maxObjectSize = try value(field) { text throws(ValueProblem) in
+                    let bytes = try ConfigValue.byteCount(text)
+                    guard bytes >= 1 << 20 else { throw ValueProblem("must be at least 1MiB") }
+                    return Int64(bytes)
+                }
             case "endpoints":
                 guard !isNull(field.value) else { continue }
                 for endpoint in try entries(of: field.value, path: field.path, allowed: ConfigKeys.endpoints) {

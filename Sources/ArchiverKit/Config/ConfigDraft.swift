@@ -59,6 +59,8 @@ struct BaiduDraft: Sendable {
     var secretKey: String?
     var tokenFile: String?
     var uploadConcurrency: Int?
+    var sliceSize: Int?
+    var maxObjectSize: Int64?
     var endpoints = ArchiverConfig.Baidu.Endpoints()
     var origin: ConfigOrigin
 }
@@ -188,6 +190,7 @@ struct ConfigDraft: Sendable {
                 secretKey: draft.secretKey,
                 tokenFile: draft.tokenFile ?? ConfigValue.normalized(base + "/baidu-token.json"),
                 uploadConcurrency: draft.uploadConcurrency ?? ArchiverConfig.Baidu.defaultUploadConcurrency,
+                sliceSize: draft.sliceSize, maxObjectSize: draft.maxObjectSize,
                 endpoints: draft.endpoints)
         }
         config.schedule = schedule ?? ArchiverConfig.defaultSchedule

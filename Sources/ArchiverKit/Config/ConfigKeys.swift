@@ -13,7 +13,10 @@ package enum ConfigKeys {
     /// Keys of one entry of `sources:`.
     package static let source = ["local", "remote", "exclude", "compression", "keep"]
     /// Keys of the `baidu:` block.
-    package static let baidu = ["app_name", "app_key", "secret_key", "token_file", "upload_concurrency", "endpoints"]
+    package static let baidu = [
+        "app_name", "app_key", "secret_key", "token_file", "upload_concurrency", "slice_size", "max_object_size",
+        "endpoints",
+    ]
     /// Keys of `baidu: endpoints:`.
     package static let endpoints = ["oauth", "api", "upload"]
     /// Keys of `limits:`.

@@ -45,6 +45,7 @@ public enum ConfigLoader {
             throw ArchiverError(.usage, "\(path): the config file \(reason.text)\(hint)", cause: nil)
         }
         var (loaded, secretKeyInFile) = try decode(yaml: yaml, path: path, environment: environment)
+        loaded.config.configFile = path
         if secretKeyInFile, let mode = permissions(of: path), mode & 0o044 != 0 {
             loaded.warnings.insert(
                 "\(path) holds baidu.secret_key and can be read by group or others (mode "

@@ -376,8 +376,16 @@ public final class BackupEngine: Sendable {
         let store = ObjectStore(
             backend: backend, namer: self.store.namer, recipients: self.store.recipients,
             compression: source.compression)
+        var ledger: UploadLedger?
+        if let catalog, runID != nil, backend.capabilities.needsDigestsBeforeUpload {
+            ledger = UploadLedger(
+                catalog: catalog, repositoryID: repositoryID, source: source.remote, path: path,
+                fingerprint: "\(before.size):\(before.mtimeNs):\(before.ctimeNs):\(before.inode)",
+                recipients: store.recipients.map(\.description).sorted().joined(separator: "\n"))
+        }
         let content = try await store.store(
-            fd: fd, size: before.size, fileName: BytePath.display(before.name), naming: naming, label: display)
+            fd: fd, size: before.size, fileName: BytePath.display(before.name), naming: naming, label: display,
+            ledger: ledger)
         guard let runID, let catalog else {
             return FileOutcome(contentID: nil, deduplicated: false, bytesRead: before.size, bytesStored: content.storedSize)
         }
@@ -393,6 +401,8 @@ public final class BackupEngine: Sendable {
                     storedMD5: segment.storedMD5, storedSHA256: segment.storedSHA256,
                     plaintextOffset: segment.plaintextOffset, plaintextSize: segment.plaintextSize)
             })
+        // The content is recorded: the secrets that could regenerate its objects are no longer needed.
+        try ledger?.eraseAll()
         return FileOutcome(
             contentID: contentID, deduplicated: false, bytesRead: before.size, bytesStored: content.storedSize)
     }

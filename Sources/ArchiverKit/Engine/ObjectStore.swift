@@ -23,6 +23,37 @@ struct StoredSegment: Sendable {
     var plaintextSize: Int64
 }
 
+/// Where the pending uploads of one file are recorded: the catalog rows that let a killed run resume them.
+struct UploadLedger: Sendable {
+    let catalog: Catalog
+    let repositoryID: String
+    let source: String
+    let path: [UInt8]
+    /// The file's size, mtime, ctime and inode as text; a plan is resumed only for the same fingerprint.
+    let fingerprint: String
+    /// The recipients, sorted and joined by newlines.
+    let recipients: String
+
+    func find(segment: Int) throws -> PendingUpload? {
+        try catalog.pendingUpload(repositoryID: repositoryID, source: source, path: path, segment: segment)
+    }
+
+    func save(_ plan: PendingUpload) throws { try catalog.savePendingUpload(plan) }
+
+    func checkpoint(segment: Int, state: String) throws {
+        try catalog.checkpointPendingUpload(
+            repositoryID: repositoryID, source: source, path: path, segment: segment, checkpoint: state)
+    }
+
+    func erase(segment: Int) throws {
+        try catalog.erasePendingUploads(repositoryID: repositoryID, source: source, path: path, segment: segment)
+    }
+
+    func eraseAll() throws {
+        try catalog.erasePendingUploads(repositoryID: repositoryID, source: source, path: path)
+    }
+}
+
 /// Where an object's name comes from.
 enum NameRequest: Sendable {
     /// A name chosen by the caller (catalog copies); the content must fit in one object.
@@ -66,9 +97,10 @@ struct ObjectStore: Sendable {
     ///   - fileName: the base name, for `auto` compression's type list.
     ///   - naming: how to name the objects.
     ///   - label: the path for messages.
-    func store(fd: Int32, size: Int64, fileName: String, naming: NameRequest, label: String) async throws
-        -> StoredContent
-    {
+    ///   - ledger: where pending uploads of this file are recorded, for backends that want digests first.
+    func store(
+        fd: Int32, size: Int64, fileName: String, naming: NameRequest, label: String, ledger: UploadLedger? = nil
+    ) async throws -> StoredContent {
         let payload = try decidePayload(fd: fd, size: size, fileName: fileName, label: label)
         let mode: CompressionMode = if case .gzip(let level) = payload { .level(level) } else { .off }
         let segmentLimit = segmentPlaintextLimit() ?? max(size, 1)
@@ -94,7 +126,8 @@ struct ObjectStore: Sendable {
                     name = namer.mirror(source: source, path: path, tag: segmentTag, suffix: suffix)
                 }
                 let (segment, result) = try await storeSegment(
-                    fd: fd, offset: offset, length: length, mode: mode, fileName: fileName, name: name, label: label)
+                    fd: fd, offset: offset, length: length, mode: mode, payload: payload, fileName: fileName,
+                    name: name, label: label, index: index, ledger: ledger)
                 stored.append(segment)
                 formatID = result.formatID
                 if segmentCount == 1 {
@@ -104,7 +137,13 @@ struct ObjectStore: Sendable {
                 }
             }
         } catch {
-            for segment in stored { try? await backend.delete(segment.name) }
+            // A run that stops (login needed, quota, a signal) keeps what it uploaded and its plans, to resume;
+            // a file that failed on its own leaves nothing behind.
+            let stopsTheRun = (error as? ArchiverError).map(BackupEngine.stopsTheRun) ?? (error is CancellationError)
+            if !stopsTheRun {
+                for segment in stored { try? await backend.delete(segment.name) }
+                try? ledger?.eraseAll()
+            }
             throw error
         }
         // Several segments: the content's plaintext hash covers the whole file; compute it in one more pass
@@ -128,54 +167,153 @@ struct ObjectStore: Sendable {
     }
 
     private func storeSegment(
-        fd: Int32, offset: Int64, length: Int64, mode: CompressionMode, fileName: String, name: ObjectName,
-        label: String
+        fd: Int32, offset: Int64, length: Int64, mode: CompressionMode, payload: PayloadCompression, fileName: String,
+        name: ObjectName, label: String, index: Int, ledger: UploadLedger?
     ) async throws -> (StoredSegment, EncodedObject) {
-        let caps = backend.capabilities
         var options = EncodeOptions(recipients: recipients, compression: mode)
         options.fileName = fileName
-        var digests: UploadDigests?
-        if caps.needsDigestsBeforeUpload {
-            // Pass 1: hashes only, from a fresh per-object secret, so pass 2 regenerates identical bytes.
-            options.secret = .random()
-            options.digests = .baidu
-            options.sliceSize = caps.sliceSize ?? 4 << 20
-            let first = options
-            let pass1 = try await BlockingWork.run("archiver.hash-pass") {
-                try ObjectPipeline.encode(
-                    from: FileRangeSource(fd: fd, offset: offset, length: length, label: label), to: DiscardSink(),
-                    options: first)
-            }
-            options.expectedFormatID = pass1.formatID
-            digests = UploadDigests(
-                size: pass1.storedSize, md5: pass1.storedMD5 ?? [], headMD5: pass1.headMD5 ?? [],
-                sliceMD5s: pass1.sliceMD5s)
-        } else {
-            options.digests = [.sha256]
+        if backend.capabilities.needsDigestsBeforeUpload {
+            return try await storeHashesFirst(
+                fd: fd, offset: offset, length: length, options: options, payload: payload, name: name, label: label,
+                index: index, ledger: ledger)
         }
-        let writer = try await backend.openWriter(for: name, size: digests?.size, digests: digests)
-        let pass = options
+        options.digests = [.sha256]
+        let writer = try await backend.openWriter(for: name, size: nil, digests: nil)
+        return try await encode(fd: fd, offset: offset, length: length, options: options, into: writer, label: label) {
+            result, info in
+            StoredSegment(
+                name: info.name, storedSize: info.size, storedMD5: result.storedMD5,
+                storedSHA256: result.storedSHA256 ?? [], plaintextOffset: offset, plaintextSize: length)
+        }
+    }
+
+    /// Runs the pipeline into a writer and commits it, or aborts it on any error.
+    private func encode(
+        fd: Int32, offset: Int64, length: Int64, options: EncodeOptions, into writer: any ObjectWriter, label: String,
+        check: @Sendable (EncodedObject) throws -> Void = { _ in },
+        segment: (EncodedObject, ObjectInfo) -> StoredSegment
+    ) async throws -> (StoredSegment, EncodedObject) {
         do {
             let result = try await BlockingWork.run("archiver.store") {
                 try ObjectPipeline.encode(
                     from: FileRangeSource(fd: fd, offset: offset, length: length, label: label), to: writer,
-                    options: pass)
+                    options: options)
             }
-            if let digests, result.storedMD5 != digests.md5 || result.sliceMD5s != digests.sliceMD5s {
-                throw ArchiverError(.sourceChanged, "the file changed between the hashing pass and the upload", subject: label)
-            }
+            try check(result)
             guard result.plaintextSize == length else {
                 throw ArchiverError(.sourceChanged, "the file changed size while it was read", subject: label)
             }
             let info = try await writer.commit()
-            let segment = StoredSegment(
-                name: name, storedSize: info.size, storedMD5: result.storedMD5,
-                storedSHA256: result.storedSHA256 ?? [], plaintextOffset: offset, plaintextSize: length)
-            return (segment, result)
+            return (segment(result, info), result)
         } catch {
             await writer.abort()
             throw error
         }
+    }
+
+    /// The path for backends that need every digest before the first byte (Baidu): pass 1 hashes the object made
+    /// from a fresh per-object secret, the plan is recorded, and pass 2 regenerates the identical bytes for the
+    /// upload. A plan an earlier run left for this very file (same fingerprint and settings) is resumed instead:
+    /// same secret, same name, the backend's checkpoint, and no pass 1. A session the backend forgot is started
+    /// over once with a fresh secret.
+    private func storeHashesFirst(
+        fd: Int32, offset: Int64, length: Int64, options base: EncodeOptions, payload: PayloadCompression,
+        name: ObjectName, label: String, index: Int, ledger: UploadLedger?
+    ) async throws -> (StoredSegment, EncodedObject) {
+        let sliceSize = backend.capabilities.sliceSize ?? 4 << 20
+        let compression = payload.catalogName
+        var startedOver = false
+        while true {
+            let plan: PendingUpload
+            if let found = try ledger?.find(segment: index),
+                found.fingerprint == ledger?.fingerprint, found.compression == compression,
+                found.recipients == ledger?.recipients, found.plaintextOffset == offset,
+                found.plaintextSize == length, found.sliceSize == sliceSize, !startedOver
+            {
+                plan = found
+            } else {
+                plan = try await hashPass(
+                    fd: fd, offset: offset, length: length, options: base, name: name, label: label, index: index,
+                    sliceSize: sliceSize, compression: compression, ledger: ledger)
+                try ledger?.save(plan)
+            }
+            var options = base
+            options.secret = try ObjectSecret(bytes: plan.secret)
+            options.digests = .baidu
+            options.sliceSize = sliceSize
+            options.expectedFormatID = plan.formatID
+            let digests = UploadDigests(
+                size: plan.storedSize, md5: plan.storedMD5, headMD5: plan.headMD5, sliceMD5s: plan.sliceMD5s)
+            let planned = EncodedObject(
+                compression: payload,
+                encrypted: !recipients.isEmpty, plaintextSize: plan.plaintextSize,
+                plaintextSHA256: plan.plaintextSHA256, storedSize: plan.storedSize, storedMD5: plan.storedMD5,
+                storedSHA256: plan.storedSHA256, sliceMD5s: plan.sliceMD5s, headMD5: plan.headMD5,
+                formatID: plan.formatID)
+            func segment(_ info: ObjectInfo) -> StoredSegment {
+                StoredSegment(
+                    name: info.name, storedSize: info.size, storedMD5: plan.storedMD5,
+                    storedSHA256: plan.storedSHA256, plaintextOffset: offset, plaintextSize: length)
+            }
+            do {
+                let writer = try await backend.openWriter(
+                    for: try ObjectName(plan.objectName), size: plan.storedSize, digests: digests,
+                    resume: plan.checkpoint.map(UploadCheckpoint.init(state:)),
+                    checkpoint: { try? ledger?.checkpoint(segment: index, state: $0.state) })
+                guard writer.needsBytes else {
+                    // The backend already holds these bytes (rapid upload, or a create a killed run never recorded).
+                    do {
+                        return (segment(try await writer.commit()), planned)
+                    } catch {
+                        await writer.abort()
+                        throw error
+                    }
+                }
+                return try await encode(
+                    fd: fd, offset: offset, length: length, options: options, into: writer, label: label,
+                    check: { result in
+                        guard result.storedMD5 == digests.md5, result.sliceMD5s == digests.sliceMD5s else {
+                            throw ArchiverError(
+                                .sourceChanged, "the file changed between the hashing pass and the upload",
+                                subject: label)
+                        }
+                    }, segment: { _, info in segment(info) })
+            } catch let error as ArchiverError where error.code == .uploadExpired && !startedOver {
+                try ledger?.erase(segment: index)
+                startedOver = true
+            } catch let error as ArchiverError where error.code == .sourceChanged {
+                try? ledger?.erase(segment: index)
+                throw error
+            }
+        }
+    }
+
+    /// Pass 1: encodes from a fresh secret into nothing, keeping the digests, and returns the plan to record.
+    private func hashPass(
+        fd: Int32, offset: Int64, length: Int64, options base: EncodeOptions, name: ObjectName, label: String,
+        index: Int, sliceSize: Int, compression: String, ledger: UploadLedger?
+    ) async throws -> PendingUpload {
+        var options = base
+        let secret = ObjectSecret.random()
+        options.secret = secret
+        options.digests = .baidu
+        options.sliceSize = sliceSize
+        let pass = options
+        let result = try await BlockingWork.run("archiver.hash-pass") {
+            try ObjectPipeline.encode(
+                from: FileRangeSource(fd: fd, offset: offset, length: length, label: label), to: DiscardSink(),
+                options: pass)
+        }
+        guard result.plaintextSize == length else {
+            throw ArchiverError(.sourceChanged, "the file changed size while it was read", subject: label)
+        }
+        return PendingUpload(
+            repositoryID: ledger?.repositoryID ?? "", source: ledger?.source ?? "", path: ledger?.path ?? [],
+            segment: index, objectName: name.value, fingerprint: ledger?.fingerprint ?? "", secret: secret.bytes,
+            compression: compression, recipients: ledger?.recipients ?? "", formatID: result.formatID,
+            plaintextOffset: offset, plaintextSize: length, plaintextSHA256: result.plaintextSHA256,
+            storedSize: result.storedSize, storedMD5: result.storedMD5 ?? [], storedSHA256: result.storedSHA256 ?? [],
+            headMD5: result.headMD5 ?? [], sliceSize: sliceSize, sliceMD5s: result.sliceMD5s)
     }
 
     /// Streams a stored content's plaintext into `sink`, segment after segment, checking every chunk, each
