@@ -47,6 +47,7 @@ extension FakeState {
                     "quota_total": \.quotaTotal, "max_slices": \.maxSlices, "token_lifetime": \.tokenLifetime,
                     "session_lifetime": \.sessionLifetime, "rate_limit": \.rateLimit,
                     "device_expires_in": \.deviceExpiresIn, "device_interval": \.deviceInterval,
+                    "dlink_lifetime": \.dlinkLifetime,
                 ]
                 guard let path = paths[key] else { throw .parameter("unknown config key \(key)") }
                 guard let number, number >= 0 else { throw .parameter("\(key) must be a non-negative integer") }

@@ -217,7 +217,7 @@ extension FakeState {
     private func makeLink(for entry: Entry) -> String {
         let token = Self.randomHex(32)
         let sign = Self.randomHex(40)
-        links[token] = DownloadLink(fsID: entry.fsID, sign: sign, expiresAt: Self.clock + Self.dlinkLifetime)
+        links[token] = DownloadLink(fsID: entry.fsID, sign: sign, expiresAt: Self.clock + Double(settings.dlinkLifetime))
         return "\(baseURL)/file/\(token)?fid=\(uk)-250528-\(entry.fsID)&rt=pr&sign=\(sign)&expires=8h&chkv=3"
             + "&chkbd=0&chkpc=et&dp-logid=\(Self.randomHex(16))"
     }
