@@ -13,12 +13,15 @@ struct BaiduFakeTests {
     func deviceFlow() throws {
         let fake = try FakeBaidu.start(["--device-interval", "1"])
         defer { fake.stop() }
-        let codes = try fake.request("GET", "/oauth/2.0/device/code?response_type=device_code&client_id=test-app-key&scope=basic,netdisk").object
+        let codes = try fake.request(
+            "GET", "/oauth/2.0/device/code?response_type=device_code&client_id=test-app-key&scope=basic,netdisk"
+        ).object
         #expect(codes["interval"] as? Int == 1)
         #expect(codes["expires_in"] as? Int == 300)
         let deviceCode = try #require(codes["device_code"] as? String)
         let userCode = try #require(codes["user_code"] as? String)
-        let poll = "/oauth/2.0/token?grant_type=device_token&code=\(deviceCode)&client_id=test-app-key&client_secret=test-secret-key"
+        let poll =
+            "/oauth/2.0/token?grant_type=device_token&code=\(deviceCode)&client_id=test-app-key&client_secret=test-secret-key"
 
         let pending = try fake.request("GET", poll)
         #expect(pending.status == 400)
@@ -36,14 +39,23 @@ struct BaiduFakeTests {
         Thread.sleep(forTimeInterval: 1.1)
         #expect(try fake.request("GET", poll).object["error"] as? String == "invalid_grant")
 
-        let declined = try fake.request("GET", "/oauth/2.0/device/code?response_type=device_code&client_id=test-app-key&scope=basic,netdisk").object
+        let declined = try fake.request(
+            "GET", "/oauth/2.0/device/code?response_type=device_code&client_id=test-app-key&scope=basic,netdisk"
+        ).object
         try fake.control("device/deny", ["user_code": try #require(declined["user_code"] as? String)])
-        let denial = try fake.request("GET", "/oauth/2.0/token?grant_type=device_token&code=\(try #require(declined["device_code"] as? String))&client_id=test-app-key&client_secret=test-secret-key")
+        let denial = try fake.request(
+            "GET",
+            "/oauth/2.0/token?grant_type=device_token&code=\(try #require(declined["device_code"] as? String))&client_id=test-app-key&client_secret=test-secret-key"
+        )
         #expect(denial.object["error"] as? String == "authorization_declined")
 
         try fake.control("config", ["device_expires_in": 0])
-        let expired = try fake.request("GET", "/oauth/2.0/device/code?response_type=device_code&client_id=test-app-key").object
-        let late = try fake.request("GET", "/oauth/2.0/token?grant_type=device_token&code=\(try #require(expired["device_code"] as? String))&client_id=test-app-key&client_secret=test-secret-key")
+        let expired = try fake.request("GET", "/oauth/2.0/device/code?response_type=device_code&client_id=test-app-key")
+            .object
+        let late = try fake.request(
+            "GET",
+            "/oauth/2.0/token?grant_type=device_token&code=\(try #require(expired["device_code"] as? String))&client_id=test-app-key&client_secret=test-secret-key"
+        )
         #expect(late.object["error"] as? String == "expired_token")
         #expect(try fake.stats()["token_grants"] == 1)
     }
@@ -53,23 +65,37 @@ struct BaiduFakeTests {
         let fake = try FakeBaidu.start()
         defer { fake.stop() }
         let first = try fake.issueToken()
-        let refreshed = try fake.request("POST", "/oauth/2.0/token", headers: Self.formType, body: Self.form([
-            "grant_type": "refresh_token", "refresh_token": first.refresh, "client_id": "test-app-key",
-            "client_secret": "test-secret-key",
-        ])).object
+        let refreshed = try fake.request(
+            "POST", "/oauth/2.0/token", headers: Self.formType,
+            body: Self.form([
+                "grant_type": "refresh_token", "refresh_token": first.refresh, "client_id": "test-app-key",
+                "client_secret": "test-secret-key",
+            ])
+        ).object
         let second = try #require(refreshed["refresh_token"] as? String)
         #expect(second != first.refresh)
         let access = try #require(refreshed["access_token"] as? String)
-        #expect(try fake.request("GET", "/rest/2.0/xpan/nas?method=uinfo&access_token=\(access)").object["errno"] as? Int == 0)
+        #expect(
+            try fake.request("GET", "/rest/2.0/xpan/nas?method=uinfo&access_token=\(access)").object["errno"] as? Int
+                == 0)
 
-        let reuse = try fake.request("GET", "/oauth/2.0/token?grant_type=refresh_token&refresh_token=\(first.refresh)&client_id=test-app-key&client_secret=test-secret-key")
+        let reuse = try fake.request(
+            "GET",
+            "/oauth/2.0/token?grant_type=refresh_token&refresh_token=\(first.refresh)&client_id=test-app-key&client_secret=test-secret-key"
+        )
         #expect(reuse.status == 400)
         #expect(reuse.object["error"] as? String == "expired_token")
         #expect(reuse.object["error_description"] as? String == "refresh token has been used")
 
-        let wrongSecret = try fake.request("GET", "/oauth/2.0/token?grant_type=refresh_token&refresh_token=\(second)&client_id=test-app-key&client_secret=nope")
+        let wrongSecret = try fake.request(
+            "GET",
+            "/oauth/2.0/token?grant_type=refresh_token&refresh_token=\(second)&client_id=test-app-key&client_secret=nope"
+        )
         #expect(wrongSecret.object["error"] as? String == "invalid_client")
-        let afterFailure = try fake.request("GET", "/oauth/2.0/token?grant_type=refresh_token&refresh_token=\(second)&client_id=test-app-key&client_secret=test-secret-key")
+        let afterFailure = try fake.request(
+            "GET",
+            "/oauth/2.0/token?grant_type=refresh_token&refresh_token=\(second)&client_id=test-app-key&client_secret=test-secret-key"
+        )
         #expect(afterFailure.object["error"] as? String == "invalid_grant")
         #expect(try fake.stats()["refresh"] == 1)
     }
@@ -91,7 +117,8 @@ struct BaiduFakeTests {
         let locate = try client.get("/rest/2.0/pcs/file", ["method": "locateupload", "path": "/apps/e2bdy/b.bin"])
         #expect(locate.status == 401)
         #expect(locate.object["error_code"] as? Int == 111)
-        let download = try fake.request("GET", dlink + "&access_token=\(client.token)", headers: ["User-Agent": "pan.baidu.com"])
+        let download = try fake.request(
+            "GET", dlink + "&access_token=\(client.token)", headers: ["User-Agent": "pan.baidu.com"])
         #expect(download.status == 401)
         #expect(download.object["error_code"] as? Int == 31045)
         let unknown = try fake.request("GET", "/rest/2.0/pcs/file?method=locateupload&access_token=nonsense")
@@ -134,7 +161,8 @@ struct BaiduFakeTests {
         #expect(listed["has_more"] == nil)
 
         let dlink = try client.dlink(fsID)
-        let redirect = try fake.request("GET", dlink + "&access_token=\(client.token)", headers: ["User-Agent": "pan.baidu.com"])
+        let redirect = try fake.request(
+            "GET", dlink + "&access_token=\(client.token)", headers: ["User-Agent": "pan.baidu.com"])
         #expect(redirect.status == 302)
         let location = try #require(redirect.headers["location"])
         #expect(location.contains("/cdn/"))
@@ -176,15 +204,19 @@ struct BaiduFakeTests {
         #expect(again["block_list"] as? [Int] == [1])
         _ = try client.superfile2(path, uploadID: uploadID, partseq: 1, slices[1].bytes)
 
-        let reversed = try client.create(path, size: data.count, blockList: slices.map(\.md5).reversed(), uploadID: uploadID)
+        let reversed = try client.create(
+            path, size: data.count, blockList: slices.map(\.md5).reversed(), uploadID: uploadID)
         #expect(reversed["errno"] as? Int == 31190)
         let wrongSize = try client.create(path, size: data.count - 1, blockList: slices.map(\.md5), uploadID: uploadID)
         #expect(wrongSize["errno"] as? Int == 31190)
         let unknown = try client.create(path, size: data.count, blockList: slices.map(\.md5), uploadID: "P1-nonsense")
         #expect(unknown["errno"] as? Int == 31355)
-        let otherPath = try client.create("/apps/e2bdy/other.bin", size: data.count, blockList: slices.map(\.md5), uploadID: uploadID)
+        let otherPath = try client.create(
+            "/apps/e2bdy/other.bin", size: data.count, blockList: slices.map(\.md5), uploadID: uploadID)
         #expect(otherPath["errno"] as? Int == 31355)
-        #expect(try client.create(path, size: data.count, blockList: slices.map(\.md5), uploadID: uploadID)["errno"] as? Int == 0)
+        #expect(
+            try client.create(path, size: data.count, blockList: slices.map(\.md5), uploadID: uploadID)["errno"] as? Int
+                == 0)
         let reused = try client.superfile2(path, uploadID: uploadID, partseq: 0, slices[0].bytes)
         #expect(reused.object["error_code"] as? Int == 31299)
     }
@@ -232,9 +264,11 @@ struct BaiduFakeTests {
         let outside = try client.superfile2("/elsewhere/x.bin", uploadID: "P1-x", partseq: 0, Data("x".utf8))
         #expect(outside.status == 403)
         #expect(outside.object["error_code"] as? Int == 31064)
-        let malformed = try client.post("/rest/2.0/xpan/file", ["method": "precreate"], [
-            "path": "/apps/e2bdy/x.bin", "size": "1", "isdir": "0", "autoinit": "1", "block_list": "[not json",
-        ])
+        let malformed = try client.post(
+            "/rest/2.0/xpan/file", ["method": "precreate"],
+            [
+                "path": "/apps/e2bdy/x.bin", "size": "1", "isdir": "0", "autoinit": "1", "block_list": "[not json",
+            ])
         #expect(malformed.object["errno"] as? Int == 2)
     }
 
@@ -259,7 +293,8 @@ struct BaiduFakeTests {
         #expect(created["errno"] as? Int == 31365)
 
         try fake.control("config", ["quota_total": 1000])
-        #expect(try client.precreate("/apps/e2bdy/q.bin", size: 1001, blockList: [slices[0].md5])["errno"] as? Int == -10)
+        #expect(
+            try client.precreate("/apps/e2bdy/q.bin", size: 1001, blockList: [slices[0].md5])["errno"] as? Int == -10)
     }
 
     @Test("rtype 0 conflicts with -8, 1 renames to name(1).ext, 3 overwrites; mkdir gives category 6")
@@ -270,15 +305,21 @@ struct BaiduFakeTests {
         let path = "/apps/e2bdy/docs/report.txt"
         _ = try client.upload(Data("one".utf8), to: path)
         #expect(try client.uploadAnswer(Data("two".utf8), to: path, rtype: 0)["errno"] as? Int == -8)
-        #expect(try client.uploadAnswer(Data("two".utf8), to: path, rtype: 1)["path"] as? String == "/apps/e2bdy/docs/report(1).txt")
+        #expect(
+            try client.uploadAnswer(Data("two".utf8), to: path, rtype: 1)["path"] as? String
+                == "/apps/e2bdy/docs/report(1).txt")
         let overwritten = try client.uploadAnswer(Data("three".utf8), to: path, rtype: 3)
         #expect(overwritten["path"] as? String == path)
         #expect(overwritten["size"] as? Int == 5)
 
-        let mkdir = try client.post("/rest/2.0/xpan/file", ["method": "create"], ["path": "/apps/e2bdy/new", "isdir": "1"]).object
+        let mkdir = try client.post(
+            "/rest/2.0/xpan/file", ["method": "create"], ["path": "/apps/e2bdy/new", "isdir": "1"]
+        ).object
         #expect(mkdir["category"] as? Int == 6)
         #expect(mkdir["isdir"] as? Int == 1)
-        let again = try client.post("/rest/2.0/xpan/file", ["method": "create"], ["path": "/apps/e2bdy/new", "isdir": "1"]).object
+        let again = try client.post(
+            "/rest/2.0/xpan/file", ["method": "create"], ["path": "/apps/e2bdy/new", "isdir": "1"]
+        ).object
         #expect(again["errno"] as? Int == -8)
     }
 
@@ -292,26 +333,45 @@ struct BaiduFakeTests {
         for name in ["b.bin", "a.bin", "sub/c.bin"] {
             _ = try client.upload(Data(name.utf8), to: "/apps/e2bdy/tree/\(name)")
         }
-        #expect(try client.get("/rest/2.0/xpan/file", ["method": "list", "dir": "/apps/e2bdy/none"]).object["errno"] as? Int == -9)
-        #expect(try client.get("/rest/2.0/xpan/multimedia", ["method": "listall", "path": "/apps/e2bdy/none"]).object["errno"] as? Int == 31066)
-        let names = (try client.get("/rest/2.0/xpan/file", ["method": "list", "dir": "/apps/e2bdy/tree"]).object["list"] as? [[String: Any]])?
+        #expect(
+            try client.get("/rest/2.0/xpan/file", ["method": "list", "dir": "/apps/e2bdy/none"]).object["errno"] as? Int
+                == -9)
+        #expect(
+            try client.get("/rest/2.0/xpan/multimedia", ["method": "listall", "path": "/apps/e2bdy/none"]).object[
+                "errno"] as? Int == 31066)
+        let names =
+            (try client.get("/rest/2.0/xpan/file", ["method": "list", "dir": "/apps/e2bdy/tree"]).object["list"]
+            as? [[String: Any]])?
             .compactMap { $0["server_filename"] as? String }
         #expect(names == ["sub", "a.bin", "b.bin"])
 
-        let first = try client.get("/rest/2.0/xpan/multimedia", ["method": "listall", "path": "/apps/e2bdy/tree", "recursion": "1", "limit": "2"]).object
+        let first = try client.get(
+            "/rest/2.0/xpan/multimedia",
+            ["method": "listall", "path": "/apps/e2bdy/tree", "recursion": "1", "limit": "2"]
+        ).object
         #expect(first["has_more"] as? Int == 1)
         #expect(first["cursor"] as? Int == 2)
-        let second = try client.get("/rest/2.0/xpan/multimedia", ["method": "listall", "path": "/apps/e2bdy/tree", "recursion": "1", "limit": "2", "start": "2"]).object
+        let second = try client.get(
+            "/rest/2.0/xpan/multimedia",
+            ["method": "listall", "path": "/apps/e2bdy/tree", "recursion": "1", "limit": "2", "start": "2"]
+        ).object
         #expect(second["has_more"] as? Int == 0)
         #expect((second["list"] as? [Any])?.count == 2)
 
-        let moved = try client.post("/rest/2.0/xpan/file", ["method": "filemanager", "opera": "move"], [
-            "async": "0", "filelist": #"[{"path":"/apps/e2bdy/tree/a.bin","dest":"/apps/e2bdy/tree/sub","newname":"a2.bin"}]"#,
-        ]).object
+        let moved = try client.post(
+            "/rest/2.0/xpan/file", ["method": "filemanager", "opera": "move"],
+            [
+                "async": "0",
+                "filelist": #"[{"path":"/apps/e2bdy/tree/a.bin","dest":"/apps/e2bdy/tree/sub","newname":"a2.bin"}]"#,
+            ]
+        ).object
         #expect(moved["errno"] as? Int == 0)
-        let deleted = try client.post("/rest/2.0/xpan/file", ["method": "filemanager", "opera": "delete"], [
-            "async": "1", "filelist": #"["/apps/e2bdy/tree/sub/a2.bin","/apps/e2bdy/tree/gone.bin"]"#,
-        ]).object
+        let deleted = try client.post(
+            "/rest/2.0/xpan/file", ["method": "filemanager", "opera": "delete"],
+            [
+                "async": "1", "filelist": #"["/apps/e2bdy/tree/sub/a2.bin","/apps/e2bdy/tree/gone.bin"]"#,
+            ]
+        ).object
         #expect(deleted["errno"] as? Int == 12)
         #expect((deleted["info"] as? [[String: Any]])?.compactMap { $0["errno"] as? Int } == [0, -9])
     }
@@ -322,7 +382,8 @@ struct BaiduFakeTests {
         defer { fake.stop() }
         let client = try Client(fake)
         let dlink = try client.dlink(try client.upload(Data("hello".utf8), to: "/apps/e2bdy/h.txt"))
-        let noAgent = try fake.request("GET", dlink + "&access_token=\(client.token)", headers: ["User-Agent": "curl/8"])
+        let noAgent = try fake.request(
+            "GET", dlink + "&access_token=\(client.token)", headers: ["User-Agent": "curl/8"])
         #expect(noAgent.status == 403)
         #expect(noAgent.object["error_code"] as? Int == 31326)
         let noToken = try fake.request("GET", dlink, headers: ["User-Agent": "pan.baidu.com"])
@@ -330,7 +391,8 @@ struct BaiduFakeTests {
 
         try fake.control("config", ["dlink_lifetime": 0])
         let stale = try client.dlink(try client.upload(Data("later".utf8), to: "/apps/e2bdy/l.txt"))
-        let expired = try fake.request("GET", stale + "&access_token=\(client.token)", headers: ["User-Agent": "pan.baidu.com"])
+        let expired = try fake.request(
+            "GET", stale + "&access_token=\(client.token)", headers: ["User-Agent": "pan.baidu.com"])
         #expect(expired.status == 403)
         #expect(expired.object["error_code"] as? Int == 31360)
     }
@@ -344,13 +406,18 @@ struct BaiduFakeTests {
         let client = try Client(fake)
         try fake.control("faults", ["endpoint": "list", "error": 31034, "count": 2])
         for _ in 0..<2 {
-            #expect(try client.get("/rest/2.0/xpan/file", ["method": "list", "dir": "/apps/e2bdy"]).object["errno"] as? Int == 31034)
+            #expect(
+                try client.get("/rest/2.0/xpan/file", ["method": "list", "dir": "/apps/e2bdy"]).object["errno"] as? Int
+                    == 31034)
         }
-        #expect(try client.get("/rest/2.0/xpan/file", ["method": "list", "dir": "/apps/e2bdy"]).object["errno"] as? Int == 0)
+        #expect(
+            try client.get("/rest/2.0/xpan/file", ["method": "list", "dir": "/apps/e2bdy"]).object["errno"] as? Int == 0
+        )
 
         let data = Self.bytes(300_000)
         let path = "/apps/e2bdy/f.bin"
-        let uploadID = try #require(try client.precreate(path, size: data.count, blockList: [Self.md5(data)])["uploadid"] as? String)
+        let uploadID = try #require(
+            try client.precreate(path, size: data.count, blockList: [Self.md5(data)])["uploadid"] as? String)
         try fake.control("faults", ["endpoint": "superfile2", "error": "http:503"])
         let unavailable = try client.superfile2(path, uploadID: uploadID, partseq: 0, data)
         #expect(unavailable.status == 503)
@@ -363,7 +430,8 @@ struct BaiduFakeTests {
         let fsID = try client.upload(data, to: path)
         let dlink = try client.dlink(fsID)
         try fake.control("faults", ["endpoint": "download", "error": "reset"])
-        let redirect = try fake.request("GET", dlink + "&access_token=\(client.token)", headers: ["User-Agent": "pan.baidu.com"])
+        let redirect = try fake.request(
+            "GET", dlink + "&access_token=\(client.token)", headers: ["User-Agent": "pan.baidu.com"])
         let location = try #require(redirect.headers["location"])
         #expect(throws: FakeBaidu.Failure.self) { try fake.request("GET", location) }
 
@@ -377,7 +445,10 @@ struct BaiduFakeTests {
         #expect(Date().timeIntervalSince(started) >= 0.3)
 
         try fake.control("faults", ["endpoint": "token", "error": "Trigger security policy"])
-        let policy = try fake.request("GET", "/oauth/2.0/token?grant_type=refresh_token&refresh_token=x&client_id=test-app-key&client_secret=test-secret-key")
+        let policy = try fake.request(
+            "GET",
+            "/oauth/2.0/token?grant_type=refresh_token&refresh_token=x&client_id=test-app-key&client_secret=test-secret-key"
+        )
         #expect(policy.object["error"] as? String == "Trigger security policy")
     }
 
@@ -386,7 +457,9 @@ struct BaiduFakeTests {
         let fake = try FakeBaidu.start(["--rate-limit", "2"])
         defer { fake.stop() }
         let client = try Client(fake)
-        let answers = try (0..<6).map { _ in try client.get("/rest/2.0/xpan/nas", ["method": "uinfo"]).object["errno"] as? Int }
+        let answers = try (0..<6).map { _ in
+            try client.get("/rest/2.0/xpan/nas", ["method": "uinfo"]).object["errno"] as? Int
+        }
         #expect(answers.contains(31034))
         #expect(answers.prefix(2).allSatisfy { $0 == 0 })
         #expect((try fake.stats()["throttled"] ?? 0) > 0)
@@ -458,25 +531,31 @@ struct BaiduFakeTests {
 
         func superfile2(_ path: String, uploadID: String, partseq: Int, _ bytes: Data) throws -> FakeBaidu.Response {
             let boundary = "fake-\(UUID().uuidString)"
-            var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"blob\"\r\n".utf8)
+            var body = Data(
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"blob\"\r\n".utf8)
             body += Data("Content-Type: application/octet-stream\r\n\r\n".utf8) + bytes
             body += Data("\r\n--\(boundary)--\r\n".utf8)
             return try fake.request(
                 "POST",
-                target("/rest/2.0/pcs/superfile2", [
-                    "method": "upload", "type": "tmpfile", "path": path, "uploadid": uploadID,
-                    "partseq": String(partseq),
-                ]),
+                target(
+                    "/rest/2.0/pcs/superfile2",
+                    [
+                        "method": "upload", "type": "tmpfile", "path": path, "uploadid": uploadID,
+                        "partseq": String(partseq),
+                    ]),
                 headers: ["Content-Type": "multipart/form-data; boundary=\(boundary)"], body: body)
         }
 
         func create(_ path: String, size: Int, blockList: [String], uploadID: String, rtype: Int = 0) throws
             -> [String: Any]
         {
-            try post("/rest/2.0/xpan/file", ["method": "create"], [
-                "path": path, "size": String(size), "isdir": "0", "uploadid": uploadID, "rtype": String(rtype),
-                "block_list": "[" + blockList.map { "\"\($0)\"" }.joined(separator: ",") + "]",
-            ]).object
+            try post(
+                "/rest/2.0/xpan/file", ["method": "create"],
+                [
+                    "path": path, "size": String(size), "isdir": "0", "uploadid": uploadID, "rtype": String(rtype),
+                    "block_list": "[" + blockList.map { "\"\($0)\"" }.joined(separator: ",") + "]",
+                ]
+            ).object
         }
 
         /// The whole flow for a small file (one 4 MiB slice at most); create's answer.
@@ -495,7 +574,8 @@ struct BaiduFakeTests {
         }
 
         func dlink(_ fsID: Int) throws -> String {
-            let metas = try get("/rest/2.0/xpan/multimedia", ["method": "filemetas", "fsids": "[\(fsID)]", "dlink": "1"])
+            let metas = try get(
+                "/rest/2.0/xpan/multimedia", ["method": "filemetas", "fsids": "[\(fsID)]", "dlink": "1"])
             let list = try #require(metas.object["list"] as? [[String: Any]])
             #expect(list.first?["filename"] != nil)
             return try #require(list.first?["dlink"] as? String)
