@@ -34,7 +34,7 @@ extension FakeServer {
                 throw .parameter("endpoint must be one of \(Self.faultEndpoints.sorted().joined(separator: ", "))")
             }
             guard let kind = input["error"].flatMap(Fault.kind(from:)) else {
-                throw .parameter("error must be a number, http:NNN, reset, slow:MS, expire_session or expire_token")
+                throw .parameter("error must be a number, http:NNN, reset, slow:MS, late:MS, lost, expire_session or expire_token")
             }
             let count = input["count"]?.int ?? 1
             guard count > 0 else { throw .parameter("count must be positive") }

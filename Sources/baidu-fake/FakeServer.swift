@@ -96,6 +96,8 @@ struct FakeServer: HTTPHandler {
 
         var tokenExpired = false
         var resetDownload = false
+        var late: Int?
+        var lost = false
         if endpoint != .cdn, let fault = await state.takeFault(for: endpoint.faultName) {
             switch fault {
             case .code(let code): return faultReply(endpoint, code: code)
@@ -105,6 +107,8 @@ struct FakeServer: HTTPHandler {
                 guard endpoint == .download else { return Reply.reset() }
                 resetDownload = true
             case .slow(let milliseconds): try? await Task.sleep(for: .milliseconds(milliseconds))
+            case .late(let milliseconds): late = milliseconds
+            case .lost: lost = true
             case .expireSession: await state.expireSessions(fields["uploadid"] ?? "")
             case .expireToken: tokenExpired = true
             case .oauth(let name):
@@ -121,7 +125,9 @@ struct FakeServer: HTTPHandler {
             return refusal
         }
         do {
-            return try await answer(endpoint, fields, request: request, body: body, resetDownload: resetDownload)
+            let reply = try await answer(endpoint, fields, request: request, body: body, resetDownload: resetDownload)
+            if let late { try? await Task.sleep(for: .milliseconds(late)) }
+            return lost ? Reply.reset() : reply
         } catch let failure as APIError {
             return error(endpoint, failure)
         } catch let failure as OAuthError {

@@ -399,7 +399,7 @@ struct BaiduFakeTests {
 
     // MARK: Faults and throttling
 
-    @Test("injected faults: errno, http:503, reset, expire_session, expire_token, slow")
+    @Test("injected faults: errno, http:503, reset, expire_session, expire_token, slow, lost, late")
     func faults() throws {
         let fake = try FakeBaidu.start()
         defer { fake.stop() }
@@ -443,6 +443,16 @@ struct BaiduFakeTests {
         let started = Date()
         _ = try client.get("/api/quota", [:])
         #expect(Date().timeIntervalSince(started) >= 0.3)
+
+        // "lost": the create is carried out but its answer never arrives; "late": it is carried out, then answered.
+        try fake.control("faults", ["endpoint": "create", "error": "lost"])
+        #expect(throws: FakeBaidu.Failure.self) { try client.uploadAnswer(Self.bytes(1000), to: "/apps/e2bdy/lost.bin") }
+        let files = try #require(try fake.control("files") as? [[String: Any]])
+        #expect(files.contains { $0["path"] as? String == "/apps/e2bdy/lost.bin" })
+        try fake.control("faults", ["endpoint": "create", "error": "late:300"])
+        let lateStart = Date()
+        #expect(try client.uploadAnswer(Self.bytes(1000), to: "/apps/e2bdy/late.bin")["errno"] as? Int == 0)
+        #expect(Date().timeIntervalSince(lateStart) >= 0.3)
 
         try fake.control("faults", ["endpoint": "token", "error": "Trigger security policy"])
         let policy = try fake.request(

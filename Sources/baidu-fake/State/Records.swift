@@ -127,6 +127,10 @@ struct Fault: Sendable {
         case http(Int)
         case reset
         case slow(milliseconds: Int)
+        /// The call is carried out, then the answer waits: a client killed meanwhile never learns it succeeded.
+        case late(milliseconds: Int)
+        /// The call is carried out, then the connection closes without an answer (a reply lost on the way).
+        case lost
         case expireSession
         case expireToken
         /// For `token`: an OAuth error string such as "Trigger security policy".
@@ -143,6 +147,10 @@ struct Fault: Sendable {
         guard let text = value.string else { return nil }
         if let code = Int(text) { return .code(code) }
         if text == "reset" { return .reset }
+        if text == "lost" { return .lost }
+        if text.hasPrefix("late:"), let milliseconds = Int(text.dropFirst(5)), milliseconds >= 0 {
+            return .late(milliseconds: milliseconds)
+        }
         if text == "expire_session" { return .expireSession }
         if text == "expire_token" { return .expireToken }
         if text.hasPrefix("http:"), let status = Int(text.dropFirst(5)), (400...599).contains(status) {
