@@ -1,2 +1,0 @@
-// The fake Baidu Netdisk server; see FakeServer.swift.
-print("baidu-fake: not built yet")
