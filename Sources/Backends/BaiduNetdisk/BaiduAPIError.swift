@@ -24,6 +24,8 @@ struct BaiduAPIError: Error, Sendable, CustomStringConvertible {
     var message: String
     var requestID: String?
     var status: Int
+    /// The whole answer, for calls whose errors carry details (`filemanager`'s per-item `info`).
+    var body: JSONValue?
 
     var description: String {
         var text = "Baidu \(call) failed: "
@@ -49,7 +51,7 @@ struct BaiduAPIError: Error, Sendable, CustomStringConvertible {
         func make(_ envelope: Envelope, code: Int?, oauth: String? = nil, message: String?) -> BaiduAPIError {
             BaiduAPIError(
                 call: call, envelope: envelope, code: code, oauthError: oauth,
-                message: BaiduRedaction.redact(message ?? ""), requestID: requestID, status: status)
+                message: BaiduRedaction.redact(message ?? ""), requestID: requestID, status: status, body: body)
         }
         if let error = body?["error"]?.string, !error.isEmpty {
             return make(.oauth, code: nil, oauth: error, message: body?["error_description"]?.string)

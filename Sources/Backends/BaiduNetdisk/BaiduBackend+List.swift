@@ -83,10 +83,9 @@ extension BaiduBackend {
             json = try await client.json(request)
         } catch let error as BaiduAPIError where error.code == -9 {
             return
-        } catch let error as BaiduAPIError where error.code == 12 {
-            // A batch failure: fine when the object is gone.
-            if try await entry(for: name) == nil { return }
-            throw ArchiverError(baidu: error, subject: name.value, doing: "delete object \(name)")
+        } catch let error as BaiduAPIError where error.code == 12 && Self.onlyMissing(error.body) {
+            // A batch "failure" whose one item was already gone.
+            return
         } catch let error as BaiduAPIError {
             throw ArchiverError(baidu: error, subject: name.value, doing: "delete object \(name)")
         }
@@ -98,5 +97,11 @@ extension BaiduBackend {
                     subject: name.value)
             }
         }
+    }
+
+    /// Whether every item of a `filemanager` answer succeeded or was missing (-9).
+    private static func onlyMissing(_ body: JSONValue?) -> Bool {
+        guard let items = body?["info"]?.array, !items.isEmpty else { return false }
+        return items.allSatisfy { [0, -9].contains($0["errno"]?.int ?? 0) }
     }
 }

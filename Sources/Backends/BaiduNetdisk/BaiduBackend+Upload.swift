@@ -66,7 +66,8 @@ extension BaiduBackend {
         }
         switch result {
         case .created(let info):
-            return BaiduUploadWriter(adopted: info, backend: self, plan: plan, createdHere: true)
+            // Possibly the earlier run's own object: an abort must not remove it.
+            return BaiduUploadWriter(adopted: info, backend: self, plan: plan, createdHere: false)
         case .exists(let cause):
             // Killed between `create` and the catalog's commit: the object is there already.
             return try await adoptExisting(plan, cause: cause)
