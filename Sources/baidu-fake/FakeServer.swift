@@ -99,7 +99,8 @@ struct FakeServer: HTTPHandler {
         if endpoint != .cdn, let fault = await state.takeFault(for: endpoint.faultName) {
             switch fault {
             case .code(let code): return faultReply(endpoint, code: code)
-            case .http(let status): return Reply.pcsError(status >= 500 ? 31212 : 31023, "injected fault", status: status)
+            case .http(let status):
+                return Reply.pcsError(status >= 500 ? 31212 : 31023, "injected fault", status: status)
             case .reset:
                 guard endpoint == .download else { return Reply.reset() }
                 resetDownload = true
@@ -170,7 +171,8 @@ struct FakeServer: HTTPHandler {
         case (_, .valid): return nil
         case (.xpan, .expired): return Reply.xpanError(-6, "access token expired")
         case (.xpan, _): return Reply.xpanError(-6, "access token invalid")
-        case _ where endpoint == .download: return Reply.pcsError(31045, "access token verification failed", status: 401)
+        case _ where endpoint == .download:
+            return Reply.pcsError(31045, "access token verification failed", status: 401)
         case (_, .expired): return Reply.pcsError(111, "Access token expired", status: 401)
         default: return Reply.pcsError(110, "Access token invalid or no longer valid", status: 401)
         }

@@ -126,7 +126,8 @@ struct Options: Sendable {
           POST /__fake/issue-token           -> {"access_token", "refresh_token", "expires_in"}
           POST /__fake/config                {"vip_type", "quota_total", "slice_size", "max_file_size",
                                               "max_slices", "token_lifetime", "session_lifetime",
-                                              "auto_approve", "rate_limit"}
+                                              "auto_approve", "rate_limit", "device_expires_in",
+                                              "device_interval", "dlink_lifetime"}
           POST /__fake/put                   {"path", "source"} -> {"fs_id"}
           GET  /__fake/files                 [{"path", "size", "md5", "fs_id"}]
           POST /__fake/device/approve, /__fake/device/deny   {"user_code"}
@@ -146,6 +147,8 @@ struct Settings: Sendable {
     var deviceInterval = 5
     var rateLimit = 0
     var autoApprove = false
+    /// How long a dlink (and its redirect) stays valid: 8 hours, then 31360.
+    var dlinkLifetime = 8 * 3600
 
     /// The slice size of the tier, unless overridden: 4, 16 or 32 MiB.
     var sliceSize: Int {

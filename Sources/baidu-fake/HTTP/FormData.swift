@@ -72,7 +72,8 @@ struct Multipart {
                 continue
             }
             let value = pair[1].trimmingCharacters(in: .whitespaces)
-            let unquoted = value.hasPrefix("\"") && value.hasSuffix("\"") && value.count >= 2
+            let unquoted =
+                value.hasPrefix("\"") && value.hasSuffix("\"") && value.count >= 2
                 ? String(value.dropFirst().dropLast()) : value
             return unquoted.isEmpty ? nil : unquoted
         }

@@ -73,7 +73,9 @@ enum Reply {
     }
 
     /// An answer that closes the connection: the head goes out, then the body fails after `limit` bytes.
-    static func reset(status: Int = 200, headers: HTTPHeaders = [:], file: URL? = nil, range: Range<Int> = 0..<64, limit: Int = 0)
+    static func reset(
+        status: Int = 200, headers: HTTPHeaders = [:], file: URL? = nil, range: Range<Int> = 0..<64, limit: Int = 0
+    )
         -> HTTPResponse
     {
         let body = ResetBody(file: file, range: range, limit: limit)

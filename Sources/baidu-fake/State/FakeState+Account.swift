@@ -47,6 +47,7 @@ extension FakeState {
                     "quota_total": \.quotaTotal, "max_slices": \.maxSlices, "token_lifetime": \.tokenLifetime,
                     "session_lifetime": \.sessionLifetime, "rate_limit": \.rateLimit,
                     "device_expires_in": \.deviceExpiresIn, "device_interval": \.deviceInterval,
+                    "dlink_lifetime": \.dlinkLifetime,
                 ]
                 guard let path = paths[key] else { throw .parameter("unknown config key \(key)") }
                 guard let number, number >= 0 else { throw .parameter("\(key) must be a non-negative integer") }
@@ -74,10 +75,38 @@ extension FakeState {
     }
 
     /// `/__fake/files`: every file with its true MD5.
-    func fileList() -> JSON {
-        .array(
-            entries.values.filter { !$0.isDir }.sorted { $0.path < $1.path }.map {
-                ["path": .string($0.path), "size": .int($0.size), "md5": .string($0.md5), "fs_id": .int($0.fsID)]
-            })
+    func fileList() async -> JSON {
+        var list: [JSON] = []
+        for path in entries.values.filter({ !$0.isDir }).map(\.path).sorted() {
+            let md5 = await trueMD5(of: path)
+            guard let entry = entries[path] else { continue }
+            list.append([
+                "path": .string(path), "size": .int(entry.size), "md5": md5.map(JSON.string) ?? .null,
+                "fs_id": .int(entry.fsID),
+            ])
+        }
+        return .array(list)
+    }
+
+    /// The true MD5 of the file at `path`, computed off the actor on first need and remembered.
+    func trueMD5(of path: String) async -> String? {
+        guard let entry = entries[path], !entry.isDir else { return nil }
+        if let md5 = entry.md5 { return md5 }
+        guard let blob = entry.blob, let md5 = try? await Blocking.run({ [store] in try store.md5(of: blob) })
+        else { return nil }
+        // The file may have moved meanwhile; its fs_id still finds it.
+        if let current = pathsByID[entry.fsID] { entries[current]?.md5 = md5 }
+        return md5
+    }
+
+    /// A file holding exactly this content (same size and MD5, and the same first-256-KiB MD5 when given).
+    func findContent(size: Int, md5: String, sliceMD5: String?) async -> Entry? {
+        let candidates = entries.values.filter {
+            !$0.isDir && $0.size == size && (sliceMD5 == nil || $0.sliceMD5 == sliceMD5)
+        }.map(\.path)
+        for path in candidates where await trueMD5(of: path) == md5 {
+            if let entry = entries[path] { return entry }
+        }
+        return nil
     }
 }

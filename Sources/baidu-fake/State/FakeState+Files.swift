@@ -142,7 +142,9 @@ extension FakeState {
 
     private func delete(_ item: JSON) -> JSON {
         guard let raw = item.string ?? item["path"]?.string else { return ["errno": 2, "path": ""] }
-        guard let path = try? RemotePath.normalize(raw), path != "/" else { return ["errno": -7, "path": .string(raw)] }
+        guard let path = try? RemotePath.normalize(raw), path != "/" else {
+            return ["errno": -7, "path": .string(raw)]
+        }
         guard isWritable(path), path != appRoot else { return ["errno": -7, "path": .string(path)] }
         guard entries[path] != nil else { return ["errno": -9, "path": .string(path)] }
         remove(path)
@@ -217,7 +219,8 @@ extension FakeState {
     private func makeLink(for entry: Entry) -> String {
         let token = Self.randomHex(32)
         let sign = Self.randomHex(40)
-        links[token] = DownloadLink(fsID: entry.fsID, sign: sign, expiresAt: Self.clock + Self.dlinkLifetime)
+        links[token] = DownloadLink(
+            fsID: entry.fsID, sign: sign, expiresAt: Self.clock + Double(settings.dlinkLifetime))
         return "\(baseURL)/file/\(token)?fid=\(uk)-250528-\(entry.fsID)&rt=pr&sign=\(sign)&expires=8h&chkv=3"
             + "&chkbd=0&chkpc=et&dp-logid=\(Self.randomHex(16))"
     }
@@ -253,10 +256,11 @@ extension FakeState {
     }
 
     /// `/cdn/<token>`: the content to send.
-    func download(_ token: String, sign: String?) throws(APIError) -> Download {
+    func download(_ token: String, sign: String?) async throws(APIError) -> Download {
         let (link, entry) = try checkLink(token, sign: sign, data: true)
         links[token]?.resetPending = false
         stats.downloads += 1
-        return Download(blob: entry.blob!, size: entry.size, md5: entry.md5, name: entry.name, reset: link.resetPending)
+        let md5 = await trueMD5(of: entry.path) ?? ""
+        return Download(blob: entry.blob!, size: entry.size, md5: md5, name: entry.name, reset: link.resetPending)
     }
 }

@@ -56,7 +56,8 @@ extension FakeState {
     // MARK: Sessions
 
     /// A session that is still usable, or the error that endpoint gives for an unknown or expired one.
-    func liveSession(_ id: String, expired expiredError: APIError, unknown: APIError) throws(APIError) -> UploadSession {
+    func liveSession(_ id: String, expired expiredError: APIError, unknown: APIError) throws(APIError) -> UploadSession
+    {
         guard var session = sessions[id] else { throw unknown }
         if !session.expired, session.expiresAt <= Self.clock {
             expire(&session)
@@ -90,7 +91,7 @@ extension FakeState {
 
     // MARK: precreate
 
-    func precreate(_ fields: Fields) throws(APIError) -> JSON {
+    func precreate(_ fields: Fields) async throws(APIError) -> JSON {
         stats.precreate += 1
         let path = try writablePath(fields)
         let size = try requiredInt(fields, "size")
@@ -106,9 +107,7 @@ extension FakeState {
         try checkQuota(adding: size, replacing: rtype == 3 ? path : nil)
 
         if let contentMD5 = fields["content-md5"]?.lowercased(), let sliceMD5 = fields["slice-md5"]?.lowercased(),
-            let source = entries.values.first(where: {
-                !$0.isDir && $0.size == size && $0.md5 == contentMD5 && $0.sliceMD5 == sliceMD5
-            })
+            let source = await findContent(size: size, md5: contentMD5, sliceMD5: sliceMD5)
         {
             let entry = try commitCopy(of: source, at: path, rtype: rtype, fields: fields)
             stats.rapidHits += 1
@@ -223,7 +222,8 @@ extension FakeState {
             throw APIError(code: 31062, message: "file name is invalid")
         }
         guard isWritable(path) else {
-            throw APIError(code: 31064, message: "file is not authorized: upload path must be in \(appRoot)/", status: 403)
+            throw APIError(
+                code: 31064, message: "file is not authorized: upload path must be in \(appRoot)/", status: 403)
         }
         let session = try liveSession(
             id,
@@ -276,12 +276,13 @@ extension FakeState {
         var parts: [URL]
     }
 
-    func beginCreate(_ fields: Fields) throws(APIError) -> CreateStep {
+    func beginCreate(_ fields: Fields) async throws(APIError) -> CreateStep {
         let path = try writablePath(fields)
-        let isDir = try fields.integer("isdir").map { value throws(APIError) -> Int in
-            guard let value else { throw .parameter("isdir is not a number") }
-            return value
-        } ?? 0
+        let isDir =
+            try fields.integer("isdir").map { value throws(APIError) -> Int in
+                guard let value else { throw .parameter("isdir is not a number") }
+                return value
+            } ?? 0
         let rtype = try rtype(fields)
         if isDir == 1 { return .done(try makeFolder(path, rtype: rtype, fields: fields)) }
 
@@ -292,9 +293,9 @@ extension FakeState {
 
         guard let id = fields["uploadid"], !id.isEmpty else {
             // Rapid upload by create: one md5 naming content the account already holds.
-            guard blocks.count == 1,
-                let source = entries.values.first(where: { !$0.isDir && $0.size == size && $0.md5 == blocks[0] })
-            else { throw APIError(code: 31079, message: "file md5 not found, upload the content") }
+            guard blocks.count == 1, let source = await findContent(size: size, md5: blocks[0], sliceMD5: nil) else {
+                throw APIError(code: 31079, message: "file md5 not found, upload the content")
+            }
             try checkQuota(adding: size, replacing: rtype == 3 ? path : nil)
             let entry = try commitCopy(of: source, at: path, rtype: rtype, fields: fields)
             stats.rapidHits += 1
@@ -349,7 +350,8 @@ extension FakeState {
             let placement = try place(
                 assembly.path, rtype: assembly.rtype, blockList: assembly.blockList, isDir: false)
             var fresh = Entry(
-                fsID: takeFsID(), path: assembly.path, isDir: false, size: digest.size, md5: digest.md5,
+                fsID: takeFsID(), path: assembly.path, isDir: false, size: digest.size,
+                md5: digest.md5 ?? (assembly.blockList.count == 1 ? assembly.blockList[0] : nil),
                 sliceMD5: digest.sliceMD5, cloudMD5: Entry.cloudMD5(of: assembly.blockList),
                 blockList: assembly.blockList, blob: blob, ctime: now, mtime: now, localCtime: session.localCtime,
                 localMtime: session.localMtime)

@@ -29,7 +29,6 @@ actor FakeState {
     var links: [String: DownloadLink] = [:]
 
     let uk = 2_882_303_761
-    static let dlinkLifetime = 8.0 * 3600
 
     init(options: Options, store: BlobStore) {
         clientID = options.clientID

@@ -7,8 +7,8 @@ struct Entry: Sendable {
     var path: String
     var isDir: Bool
     var size = 0
-    /// The true MD5 (files only); shown only as the download's `Content-MD5`.
-    var md5 = ""
+    /// The true MD5 (files only), nil until first needed; shown only as the download's `Content-MD5`.
+    var md5: String?
     /// The MD5 of the first 256 KiB, matched by rapid upload.
     var sliceMD5 = ""
     /// What list, create and filemetas call `md5`: the MD5 of the block list's JSON text, never the true MD5.

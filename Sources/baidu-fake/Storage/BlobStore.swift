@@ -1,12 +1,17 @@
 import Crypto
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The fake's disk: uploaded slices and committed file contents, one file each under `--data`.
 /// Committed contents are immutable; copies are hard links, so deleting one name never touches another.
 struct BlobStore: Sendable {
-    /// The digests Baidu keeps of a file: the true MD5 and the MD5 of its first 256 KiB (rapid upload).
+    /// The digests Baidu keeps of a file: the true MD5 (nil until first needed: hashing gigabytes at create
+    /// would stall it) and the MD5 of its first 256 KiB (rapid upload).
     struct Digest: Sendable {
-        var md5: String
+        var md5: String?
         var sliceMD5: String
         var size: Int
     }
@@ -39,8 +44,54 @@ struct BlobStore: Sendable {
         return url
     }
 
-    /// Concatenates `parts` into a new blob by streaming copy, computing the digests on the way.
+    /// Concatenates `parts` into a new blob (one part is hard-linked, several are copied in the kernel) and
+    /// hashes its first 256 KiB; the whole-content MD5 is left for later.
     func assemble(_ parts: [URL]) throws -> (blob: URL, digest: Digest) {
+        let target = newBlob()
+        do {
+            if parts.count == 1 {
+                try FileManager.default.linkItem(at: parts[0], to: target)
+            } else {
+                guard FileManager.default.createFile(atPath: target.path, contents: nil) else {
+                    throw CocoaError(.fileWriteUnknown)
+                }
+                let output = try FileHandle(forWritingTo: target)
+                defer { try? output.close() }
+                for part in parts { try Self.append(part, to: output) }
+            }
+            let input = try FileHandle(forReadingFrom: target)
+            defer { try? input.close() }
+            let head = try input.read(upToCount: Self.sliceMD5Length) ?? Data()
+            let size = try input.seekToEnd()
+            return (target, Digest(md5: nil, sliceMD5: head.md5Hex, size: Int(size)))
+        } catch {
+            try? FileManager.default.removeItem(at: target)
+            throw error
+        }
+    }
+
+    /// Appends a file to `output`: sendfile on Linux (no bytes through user space), else a buffered copy.
+    private static func append(_ part: URL, to output: FileHandle) throws {
+        let input = try FileHandle(forReadingFrom: part)
+        defer { try? input.close() }
+        #if canImport(Glibc)
+            while true {
+                let sent = sendfile(output.fileDescriptor, input.fileDescriptor, nil, 1 << 30)
+                if sent == 0 { return }
+                if sent < 0 {
+                    if errno == EINTR { continue }
+                    throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+                }
+            }
+        #else
+            while let chunk = try input.read(upToCount: copyChunk), !chunk.isEmpty {
+                try output.write(contentsOf: chunk)
+            }
+        #endif
+    }
+
+    /// Copies a local file into a new blob with all its digests.
+    private func copyHashing(_ source: URL) throws -> (blob: URL, digest: Digest) {
         let target = newBlob()
         guard FileManager.default.createFile(atPath: target.path, contents: nil) else {
             throw CocoaError(.fileWriteUnknown)
@@ -48,14 +99,12 @@ struct BlobStore: Sendable {
         do {
             let output = try FileHandle(forWritingTo: target)
             defer { try? output.close() }
+            let input = try FileHandle(forReadingFrom: source)
+            defer { try? input.close() }
             var hasher = DigestBuilder()
-            for part in parts {
-                let input = try FileHandle(forReadingFrom: part)
-                defer { try? input.close() }
-                while let chunk = try input.read(upToCount: Self.copyChunk), !chunk.isEmpty {
-                    hasher.update(chunk)
-                    try output.write(contentsOf: chunk)
-                }
+            while let chunk = try input.read(upToCount: Self.copyChunk), !chunk.isEmpty {
+                hasher.update(chunk)
+                try output.write(contentsOf: chunk)
             }
             return (target, hasher.finish())
         } catch {
@@ -66,7 +115,7 @@ struct BlobStore: Sendable {
 
     /// Copies a local file into a new blob; also returns the MD5 of each `sliceSize` slice.
     func importFile(_ source: URL, sliceSize: Int) throws -> (blob: URL, digest: Digest, blockList: [String]) {
-        let (blob, digest) = try assemble([source])
+        let (blob, digest) = try copyHashing(source)
         var blockList: [String] = []
         let input = try FileHandle(forReadingFrom: blob)
         defer { try? input.close() }
@@ -81,6 +130,17 @@ struct BlobStore: Sendable {
         let target = newBlob()
         try FileManager.default.linkItem(at: blob, to: target)
         return target
+    }
+
+    /// The MD5 of a stored file, by streaming.
+    func md5(of url: URL) throws -> String {
+        var hasher = Insecure.MD5()
+        let input = try FileHandle(forReadingFrom: url)
+        defer { try? input.close() }
+        while let chunk = try input.read(upToCount: Self.copyChunk), !chunk.isEmpty {
+            hasher.update(data: chunk)
+        }
+        return hasher.finalize().hex
     }
 
     /// Removes a blob or slice; missing files are fine.
