@@ -11,6 +11,8 @@ struct BackendFixture: Sendable, CustomTestStringConvertible {
     let name: String
     /// Makes the backend over a target at `root`, a path inside a fresh scratch folder that does not exist yet.
     let make: @Sendable (_ root: String) throws -> any RemoteBackend
+    /// Whether `root` is a folder on this machine (false for a remote, whose root only mirrors the path's text).
+    var localRoot = true
 
     var testDescription: String { name }
 
@@ -29,7 +31,20 @@ struct BackendFixture: Sendable, CustomTestStringConvertible {
         // Baidu's rules on a persisting mock: digests first, 1 MiB slices, a slice limit, no empty objects.
         .spec("mock:DIR like Baidu") { "mock:\($0)?digests_first=1&slice_size=1048576&max_slices=4096&no_empty=1" },
         .spec("mock: (dry run)") { _ in "mock:" },
+        .baidu,
     ]
+
+    /// Baidu Netdisk over the fake server: digests first, 256 KiB slices, no empty objects. The repository root is
+    /// `/apps/e2bdy` followed by the scratch path, so messages that name the root name `root` too.
+    static let baidu = BackendFixture(
+        name: "baidu (fake)",
+        make: { root in
+            let harness = BaiduHarness.conformance
+            Backends.registerAll()
+            return try BackendRegistry.make(
+                spec: "baidu:" + root.split(separator: "/").joined(separator: "/"),
+                context: harness.context(["slice_size": String(256 * 1024)]))
+        }, localRoot: false)
 }
 
 /// A scratch folder for one test; the test removes it (`defer { scratch.remove() }`), because a `deinit` could run
