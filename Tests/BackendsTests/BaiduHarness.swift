@@ -42,7 +42,8 @@ final class BaiduHarness: Sendable {
     func login() throws {
         let pair = try fake.issueToken()
         let tokens = TokenStore.Tokens(
-            TokenGrant(accessToken: pair.access, refreshToken: pair.refresh, expiresIn: 2_592_000, scope: "basic netdisk"),
+            TokenGrant(
+                accessToken: pair.access, refreshToken: pair.refresh, expiresIn: 2_592_000, scope: "basic netdisk"),
             now: Int64(Date().timeIntervalSince1970))
         try TokenFiles.writeAtomically(Array(try JSONEncoder().encode(tokens)), to: tokenFile)
     }

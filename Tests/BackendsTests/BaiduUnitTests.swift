@@ -43,7 +43,8 @@ struct BaiduUnitTests {
         let gateway = try #require(parse(#"{"errno":20017,"show_msg":"nas access token invalid"}"#))
         #expect(gateway.code == 20017 && gateway.message == "nas access token invalid")
         let pcs = try #require(
-            parse(#"{"error_code":31363,"error_msg":"block miss","request_id":"abc"}"#, status: 400, call: "superfile2"))
+            parse(
+                #"{"error_code":31363,"error_msg":"block miss","request_id":"abc"}"#, status: 400, call: "superfile2"))
         #expect(pcs.envelope == .pcs && pcs.code == 31363 && pcs.requestID == "abc")
         let bare = try #require(parse("<html>bad gateway</html>", status: 502))
         #expect(bare.envelope == .http && bare.status == 502)
@@ -127,7 +128,9 @@ struct BaiduUnitTests {
         #expect(filled.appKey == "env")
         #expect(filled.root == "/apps/e2bdy/backups/nas")
         #expect(filled.loginCommand == "archiver auth baidu")
-        #expect(throws: ArchiverError.self) { try BaiduSettings(Self.settings, subfolder: "bad:name", environment: [:]) }
+        #expect(throws: ArchiverError.self) {
+            try BaiduSettings(Self.settings, subfolder: "bad:name", environment: [:])
+        }
         var lowered = Self.settings
         lowered["upload_concurrency"] = "0"
         #expect(throws: ArchiverError.self) { try BaiduSettings(lowered, environment: [:]) }
@@ -289,7 +292,8 @@ struct BaiduUnitTests {
         let checkpoint = state.checkpoint
         #expect(
             checkpoint.state
-                == #"{"done":[0,2],"host":"https://c3.pcs.baidu.com","path":"/apps/a/x","slice_size":4194304,"uploadid":"P1-abc"}"#)
+                == #"{"done":[0,2],"host":"https://c3.pcs.baidu.com","path":"/apps/a/x","slice_size":4194304,"#
+                + #""uploadid":"P1-abc"}"#)
         #expect(UploadSessionState(checkpoint) == state)
         #expect(UploadSessionState(UploadCheckpoint(state: "garbage")) == nil)
     }
@@ -315,8 +319,14 @@ struct BaiduUnitTests {
 struct BaiduTokenStoreTests {
     /// A stub of Baidu's refresh endpoint: single-use refresh tokens, like Baidu's.
     final class StubOAuth: Sendable {
-        private let state = Mutex<(valid: Set<String>, calls: [String], counter: Int, failure: (any Error & Sendable)?)>(
-            ([], [], 0, nil))
+        private struct State {
+            var valid: Set<String> = []
+            var calls: [String] = []
+            var counter = 0
+            var failure: (any Error)?
+        }
+
+        private let state = Mutex(State())
 
         init(valid: [String]) { state.withLock { $0.valid = Set(valid) } }
 

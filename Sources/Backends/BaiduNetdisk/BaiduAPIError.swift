@@ -129,7 +129,8 @@ enum BaiduErrorAction: Equatable, Sendable {
     /// Whether Baidu's text says the upload session expired (`expired_time ... has expire`, `uploadid ... invalid`).
     static func isExpiryText(_ text: String) -> Bool {
         let lower = text.lowercased()
-        return lower.contains("expire") || (lower.contains("uploadid") && (lower.contains("invalid") || lower.contains("not found")))
+        if lower.contains("expire") { return true }
+        return lower.contains("uploadid") && (lower.contains("invalid") || lower.contains("not found"))
     }
 }
 
@@ -165,7 +166,8 @@ extension ArchiverError {
                 subject: subject, cause: error)
         case (_, 17?), (_, 19?), (_, 20012?):
             self.init(
-                .backend, "\(base). The Baidu app's call quota is used up; run again later (tomorrow for a daily quota)",
+                .backend,
+                "\(base). The Baidu app's call quota is used up; run again later (tomorrow for a daily quota)",
                 subject: subject, cause: error)
         default:
             self.init(.backend, base, subject: subject, cause: error)

@@ -38,8 +38,8 @@ extension BaiduBackend {
             }
             let items = json["list"]?.array ?? []
             for item in items {
-                guard let name = item["server_filename"]?.string ?? item["path"]?.string.map({ ($0 as NSString).lastPathComponent })
-                else { continue }
+                let fromPath = item["path"]?.string.map { ($0 as NSString).lastPathComponent }
+                guard let name = item["server_filename"]?.string ?? fromPath else { continue }
                 entries.append(
                     Entry(
                         name: name, isDirectory: (item["isdir"]?.int ?? 0) != 0, size: item["size"]?.int ?? 0,
@@ -75,7 +75,8 @@ extension BaiduBackend {
     /// count against the quota until the bin is emptied or they age out.
     public func delete(_ name: ObjectName) async throws {
         let path = paths.path(name)
-        var request = apiRequest("filemanager", path: "/rest/2.0/xpan/file", [("method", "filemanager"), ("opera", "delete")])
+        var request = apiRequest(
+            "filemanager", path: "/rest/2.0/xpan/file", [("method", "filemanager"), ("opera", "delete")])
         request.method = .POST
         request.form = [("async", "0"), ("filelist", JSONText.strings([path]))]
         let json: JSONValue

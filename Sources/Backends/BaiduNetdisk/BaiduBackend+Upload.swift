@@ -118,7 +118,8 @@ extension BaiduBackend {
         } catch let error as BaiduAPIError where error.code == -8 || error.code == 31061 {
             return .exists(error)
         } catch let error as BaiduAPIError {
-            throw ArchiverError(baidu: error, subject: plan.name.value, doing: "start the upload of object \(plan.name)")
+            throw ArchiverError(
+                baidu: error, subject: plan.name.value, doing: "start the upload of object \(plan.name)")
         }
         if json["return_type"]?.int == 2 {
             let info = json["info"] ?? json
@@ -146,7 +147,8 @@ extension BaiduBackend {
         do {
             let json = try await client.json(request)
             let servers = (json["servers"]?.array ?? []) + (json["bak_servers"]?.array ?? [])
-            let urls = servers.compactMap { $0["server"]?.string }.filter { $0.hasPrefix("https://") || $0.hasPrefix("http://") }
+            let urls = servers.compactMap { $0["server"]?.string }
+                .filter { $0.hasPrefix("https://") || $0.hasPrefix("http://") }
             if var host = (urls.first { $0.hasPrefix("https://") } ?? urls.first).map(BaiduHTTP.secured) {
                 while host.hasSuffix("/") { host.removeLast() }
                 return host

@@ -116,11 +116,17 @@ public final class BaiduBackend: RemoteBackend {
         let name = try ObjectName(RepositoryMarker.fileName)
         guard let entry = try await entry(for: name), entry.size <= 64 * 1024 else { return nil }
         let reader = try await openReader(entry, name: name, range: 0..<entry.size)
-        defer { Task { await reader.close() } }
-        let bytes = try await offload {
-            var bytes = [UInt8](repeating: 0, count: Int(entry.size))
-            let count = try bytes.withUnsafeMutableBytes { try reader.readFull(into: $0) }
-            return Array(bytes[0..<count])
+        let bytes: [UInt8]
+        do {
+            bytes = try await offload {
+                var bytes = [UInt8](repeating: 0, count: Int(entry.size))
+                let count = try bytes.withUnsafeMutableBytes { try reader.readFull(into: $0) }
+                return Array(bytes[0..<count])
+            }
+            await reader.close()
+        } catch {
+            await reader.close()
+            throw error
         }
         do {
             return try JSONDecoder().decode(RepositoryMarker.self, from: Data(bytes))
@@ -139,11 +145,7 @@ public final class BaiduBackend: RemoteBackend {
     /// Reads the tier (`uinfo`) and the free space (`quota`); sets the capabilities.
     /// - Throws: `ArchiverError(.quota)` when the disk is full.
     func readAccount() async throws {
-        let info = try await call(apiRequest("uinfo", path: "/rest/2.0/xpan/nas", [("method", "uinfo")]), doing: "read the Baidu account")
-        let vip = Int(info["vip_type"]?.int ?? 0)
-        let tier = BaiduTier(vipType: vip).lowered(
-            sliceSize: settings.sliceSizeLimit, maxObjectSize: settings.maxObjectSizeLimit)
-        state.withLock { $0.tier = tier }
+        try await readTier()
         let quota = try await readQuota()
         if quota.free <= 0 {
             throw ArchiverError(
@@ -152,6 +154,17 @@ public final class BaiduBackend: RemoteBackend {
                     + "account, then run again",
                 subject: paths.root)
         }
+    }
+
+    /// Reads the member tier (`uinfo`) and sets the capabilities from it.
+    @discardableResult
+    private func readTier() async throws -> BaiduTier {
+        let info = try await call(
+            apiRequest("uinfo", path: "/rest/2.0/xpan/nas", [("method", "uinfo")]), doing: "read the Baidu account")
+        let tier = BaiduTier(vipType: Int(info["vip_type"]?.int ?? 0)).lowered(
+            sliceSize: settings.sliceSizeLimit, maxObjectSize: settings.maxObjectSizeLimit)
+        state.withLock { $0.tier = tier }
+        return tier
     }
 
     private func readQuota() async throws -> (total: Int64, used: Int64, free: Int64) {
@@ -170,11 +183,13 @@ public final class BaiduBackend: RemoteBackend {
         }
         var notes: [String] = []
         do {
-            try await readAccount()
-            let tier = self.tier
-            notes.append("Baidu \(tier.name): slices of \(tier.sliceSize >> 20) MiB, objects up to \(tier.maxObjectSize) bytes")
+            let tier = try await readTier()
+            notes.append(
+                "Baidu \(tier.name): slices of \(tier.sliceSize) bytes, objects up to \(tier.maxObjectSize) bytes")
             let quota = try await readQuota()
-            notes.append("Baidu quota: \(quota.used) of \(quota.total) bytes used, \(quota.free) free")
+            notes.append(
+                "Baidu quota: \(quota.used) of \(quota.total) bytes used, \(quota.free) free"
+                    + (quota.free <= 0 ? " (full: backups stop until space is freed)" : ""))
         } catch let error as ArchiverError where error.code == .loginNeeded {
             return BackendStatus(loginNeeded: error.message, notes: notes)
         } catch {

@@ -39,7 +39,8 @@ public enum BaiduLogin {
         while true {
             try await Task.sleep(for: .seconds(interval))
             guard ContinuousClock.now < deadline else {
-                throw ArchiverError(.loginNeeded, "the Baidu login code expired before it was approved; run the login again")
+                throw ArchiverError(
+                    .loginNeeded, "the Baidu login code expired before it was approved; run the login again")
             }
             do {
                 let grant = try await oauth.pollDeviceToken(code)
@@ -56,7 +57,8 @@ public enum BaiduLogin {
                     throw ArchiverError(.loginNeeded, "the Baidu login was declined", cause: error)
                 case "expired_token", "invalid_grant":
                     throw ArchiverError(
-                        .loginNeeded, "the Baidu login code expired or was already used (\(error)); run the login again",
+                        .loginNeeded,
+                        "the Baidu login code expired or was already used (\(error)); run the login again",
                         cause: error)
                 default:
                     if error.oauthError == nil && (error.status >= 500 || error.status == 429) { continue }

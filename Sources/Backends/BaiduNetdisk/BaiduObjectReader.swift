@@ -101,12 +101,13 @@ final class BaiduDownload: Sendable {
     /// - Throws: `ArchiverError(.backend)` when they cannot be had.
     func fetch(_ range: Range<Int64>) async throws -> ByteBuffer {
         try await withLink { url in
-            let reply = try await self.get(url, headers: [("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")],
-                limit: Int(range.count) + 1)
+            let header = ("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")
+            let reply = try await self.get(url, headers: [header], limit: Int(range.count) + 1)
             guard reply.body.readableBytes == range.count, reply.status == 206 || range.lowerBound == 0 else {
                 throw BaiduHTTP.TransportError(
                     call: "download",
-                    detail: "HTTP \(reply.status) with \(reply.body.readableBytes) bytes for the \(range.count) bytes at \(range.lowerBound)")
+                    detail: "HTTP \(reply.status) with \(reply.body.readableBytes) bytes for the \(range.count) bytes "
+                        + "at \(range.lowerBound)")
             }
             return reply.body
         }
@@ -133,9 +134,8 @@ final class BaiduDownload: Sendable {
                 BaiduHTTP.Call(url: target, headers: headers, timeout: backend.settings.transferTimeout),
                 name: "download", limit: limit)
         }
-        if let error = BaiduAPIError.from(body: reply.status >= 300 ? reply.json : nil, status: reply.status, call: "download") {
-            throw error
-        }
+        let body = reply.status >= 300 ? reply.json : nil
+        if let error = BaiduAPIError.from(body: body, status: reply.status, call: "download") { throw error }
         return reply
     }
 
@@ -157,7 +157,8 @@ final class BaiduDownload: Sendable {
                     }
                     var link = dlink ?? ""
                     if dlink == nil { link = try await self.fetchLink() }
-                    return try await body(link + (link.contains("?") ? "&" : "?") + "access_token=" + BaiduHTTP.percentEncode(token))
+                    let separator = link.contains("?") ? "&" : "?"
+                    return try await body(link + separator + "access_token=" + BaiduHTTP.percentEncode(token))
                 }
             } catch let error as BaiduAPIError where BaiduErrorAction.classify(error) == .refetchLink && relinks < 3 {
                 relinks += 1

@@ -60,7 +60,8 @@ struct BaiduSettings: Sendable {
         let cleanedApp = try BaiduPaths.checkedComponent(appName, key: "baidu.app_name")
         var root = "/apps/" + cleanedApp
         for part in subfolder.split(separator: "/") {
-            root += "/" + (try BaiduPaths.checkedComponent(String(part), key: "the folder in the spec baidu:\(subfolder)"))
+            let key = "the folder in the spec baidu:\(subfolder)"
+            root += "/" + (try BaiduPaths.checkedComponent(String(part), key: key))
         }
         self.root = root
     }
@@ -70,15 +71,21 @@ struct BaiduSettings: Sendable {
         "archiver auth baidu" + (configFile.map { " --config \($0)" } ?? "")
     }
 
-    private static func integer(_ settings: [String: String], _ key: String, in range: ClosedRange<Int>) throws -> Int? {
+    private static func integer(_ settings: [String: String], _ key: String, in range: ClosedRange<Int>) throws
+        -> Int?
+    {
         guard let text = settings[key]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
         guard let value = Int(text), range.contains(value) else {
-            throw ArchiverError(.usage, "baidu.\(key) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+            throw ArchiverError(
+                .usage,
+                "baidu.\(key) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
         }
         return value
     }
 
-    private static func endpoint(_ settings: [String: String], _ name: String, default fallback: String) throws -> String {
+    private static func endpoint(_ settings: [String: String], _ name: String, default fallback: String) throws
+        -> String
+    {
         let key = "endpoints.\(name)"
         var text = settings[key]?.trimmingCharacters(in: .whitespaces) ?? ""
         if text.isEmpty { text = fallback }
@@ -101,7 +108,8 @@ struct BaiduSettings: Sendable {
         case "http":
             throw ArchiverError(
                 .usage,
-                "\(key) uses http:// with host \(host): plain HTTP is accepted only for 127.0.0.1, ::1 and localhost; use https://")
+                "\(key) uses http:// with host \(host): plain HTTP is accepted only for 127.0.0.1, ::1 and "
+                    + "localhost; use https://")
         default:
             throw ArchiverError(.usage, "\(key) must be an https:// URL, not '\(BaiduRedaction.redact(text))'")
         }

@@ -115,7 +115,8 @@ final class BaiduUploadWriter: ObjectWriter {
         try state.withLock { state in
             if let failure = state.failure { throw failure }
             if state.finished {
-                throw ArchiverError(.internalError, "object \(plan.name) was already committed or aborted", subject: subject)
+                throw ArchiverError(
+                    .internalError, "object \(plan.name) was already committed or aborted", subject: subject)
             }
             return state.filling == nil
         }
@@ -270,7 +271,8 @@ final class BaiduUploadWriter: ObjectWriter {
         let path = json["path"]?.string ?? plan.path
         guard let name = backend.paths.name(forPath: path) else {
             throw ArchiverError(
-                .backend, "Baidu stored object \(plan.name) at \(path), outside \(backend.paths.root)", subject: subject)
+                .backend, "Baidu stored object \(plan.name) at \(path), outside \(backend.paths.root)",
+                subject: subject)
         }
         let modified = json["mtime"]?.int.map { Date(timeIntervalSince1970: TimeInterval($0)) }
         return ObjectInfo(name: name, size: json["size"]?.int ?? plan.digests.size, modified: modified)

@@ -10,7 +10,8 @@ enum TokenFiles {
     /// - Throws: `ArchiverError(.io)`.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         let folder = (path as NSString).deletingLastPathComponent
-        let temporary = "\(folder)/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let base = (path as NSString).lastPathComponent
+        let temporary = "\(folder)/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw failure("create \(temporary)") }
         var ok = fchmod(fd, 0o600) == 0

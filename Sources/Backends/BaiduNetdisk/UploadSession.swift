@@ -25,7 +25,8 @@ struct UploadPlan: Sendable {
     {
         guard let digests else {
             throw ArchiverError(
-                .backend, "object \(name): Baidu Netdisk needs the object's digests before its upload", subject: name.value)
+                .backend, "object \(name): Baidu Netdisk needs the object's digests before its upload",
+                subject: name.value)
         }
         if let size, size != digests.size {
             throw ArchiverError(
@@ -47,8 +48,8 @@ struct UploadPlan: Sendable {
         guard digests.sliceMD5s.count == expected else {
             throw ArchiverError(
                 .internalError,
-                "object \(name): \(digests.sliceMD5s.count) slice digests given, \(expected) slices of \(sliceSize) bytes "
-                    + "expected (digests computed with another slice size)",
+                "object \(name): \(digests.sliceMD5s.count) slice digests given, \(expected) slices of "
+                    + "\(sliceSize) bytes expected (digests computed with another slice size)",
                 subject: name.value)
         }
         if let maxSlices = capabilities.maxSlices, expected > maxSlices {
