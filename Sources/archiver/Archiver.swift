@@ -13,7 +13,8 @@ struct Archiver: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, BackupCommand.self, RestoreCommand.self, VerifyCommand.self, StatusCommand.self,
-            LsCommand.self, VersionsCommand.self, KeyCommand.self, EncryptCommand.self, DecryptCommand.self,
+            LsCommand.self, VersionsCommand.self, AuthCommand.self, ImportTokenCommand.self, KeyCommand.self,
+            EncryptCommand.self, DecryptCommand.self,
         ]
     )
 

@@ -10,10 +10,10 @@ struct RegistryTests {
 
     init() { Backends.registerAll() }
 
-    @Test("registerAll registers local and mock")
+    @Test("registerAll registers local, mock and baidu")
     func schemes() {
-        #expect(Set(["local", "mock"]).isSubset(of: Set(BackendRegistry.schemes)))
-        #expect(Backends.schemes == ["local", "mock"])
+        #expect(Set(["local", "mock", "baidu"]).isSubset(of: Set(BackendRegistry.schemes)))
+        #expect(Backends.schemes == ["local", "mock", "baidu"])
     }
 
     @Test("local: takes absolute, relative and home-relative folders")

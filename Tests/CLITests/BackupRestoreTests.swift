@@ -11,6 +11,12 @@ struct SourceTree {
     static let nfc = "caf\u{00E9}.txt"
     static let nfd = "cafe\u{0301}.txt"
 
+    /// A tree holding one file of `size` random bytes, `src/big/video.bin`.
+    init(onlyLarge size: Int) throws {
+        dir = try TemporaryDirectory()
+        try dir.write("src/big/video.bin", TestBytes.random(size, seed: 5))
+    }
+
     init(largeSize: Int = 100 * 1024 * 1024) throws {
         dir = try TemporaryDirectory()
         try dir.write("src/docs/readme.txt", TestBytes.text(20_000, seed: 1))

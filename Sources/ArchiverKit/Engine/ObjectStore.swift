@@ -71,7 +71,7 @@ struct ObjectStore: Sendable {
     let recipients: [X25519Recipient]
     let compression: CompressionMode
 
-    /// Segments hold whole MiBs of plaintext.
+    /// Segments hold whole MiBs of plaintext (whole 64 KiB units under small limits).
     static let segmentGranularity = 1 << 20
 
     /// The largest plaintext one object may hold so its stored size stays under the backend's limits.
@@ -86,8 +86,9 @@ struct ObjectStore: Sendable {
         }
         guard let limit else { return nil }
         let usable = Double(limit - 64 * 1024 - 256 * Int64(recipients.count)) / 1.001
-        let units = Int64(usable) / Int64(Self.segmentGranularity)
-        return max(Int64(Self.segmentGranularity), units * Int64(Self.segmentGranularity))
+        // Whole MiBs, or whole 64 KiB units when the limit is so small (tests, tiny tiers) that a MiB would not fit.
+        let granularity = Int64(usable) >= 16 * Int64(Self.segmentGranularity) ? Int64(Self.segmentGranularity) : 64 * 1024
+        return max(granularity, Int64(usable) / granularity * granularity)
     }
 
     /// Stores the content of an open file.
