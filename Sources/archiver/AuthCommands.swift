@@ -27,7 +27,7 @@ struct AuthBaiduCommand: AsyncParsableCommand {
     var refreshTokenFile: String?
 
     func run() async throws {
-        let config = try options.load()
+        let config = try options.load(identityNeeded: true)
         let context = try baiduContext(config)
         if let refreshTokenFile {
             try await BaiduLogin.importRefreshToken(try readToken(refreshTokenFile), context: context)
@@ -35,7 +35,6 @@ struct AuthBaiduCommand: AsyncParsableCommand {
             return
         }
         try await BaiduLogin.deviceLogin(context: context) { Terminal.output($0) }
-        Terminal.output("logged in; the tokens are in \(config.baidu?.tokenFile ?? "the token file")")
     }
 }
 
@@ -56,7 +55,7 @@ struct ImportTokenCommand: AsyncParsableCommand {
     var file: String?
 
     func run() async throws {
-        let config = try options.load()
+        let config = try options.load(identityNeeded: true)
         try await BaiduLogin.importRefreshToken(try readToken(file ?? "-"), context: try baiduContext(config))
         Terminal.output("imported; the tokens are in \(config.baidu?.tokenFile ?? "the token file")")
     }

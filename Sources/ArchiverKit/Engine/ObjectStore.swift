@@ -87,7 +87,7 @@ struct ObjectStore: Sendable {
         guard let limit else { return nil }
         let usable = Double(limit - 64 * 1024 - 256 * Int64(recipients.count)) / 1.001
         // Whole MiBs, or whole 64 KiB units when the limit is so small (tests, tiny tiers) that a MiB would not fit.
-        let granularity = Int64(usable) >= 16 * Int64(Self.segmentGranularity) ? Int64(Self.segmentGranularity) : 64 * 1024
+        let granularity = Int64(usable) >= Int64(Self.segmentGranularity) ? Int64(Self.segmentGranularity) : 64 * 1024
         return max(granularity, Int64(usable) / granularity * granularity)
     }
 
