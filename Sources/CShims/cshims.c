@@ -65,3 +65,17 @@ int archiver_chacha_seal(archiver_chacha_sealer *sealer, const uint8_t *nonce12,
     if ((size_t)(written + final_written) != length) return 0;
     return EVP_CIPHER_CTX_ctrl(sealer->ctx, EVP_CTRL_AEAD_GET_TAG, 16, output + length) == 1;
 }
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int archiver_set_io_priority(int io_class, int level) {
+#ifdef SYS_ioprio_set
+    // IOPRIO_WHO_PROCESS = 1, pid 0 = this process; the value is class << 13 | data.
+    return (int)syscall(SYS_ioprio_set, 1, 0, (io_class << 13) | level);
+#else
+    (void)io_class;
+    (void)level;
+    return -1;
+#endif
+}

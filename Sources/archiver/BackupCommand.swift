@@ -27,10 +27,34 @@ struct BackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        let logger = Logger(label: "archiver.backup")
-        var anyPartial = false
+        let outcome = try await BackupRunner(config: config, target: target, dryRun: dryRun, json: json).run()
+        if outcome.partial { throw ExitCode(ExitStatus.partial) }
+    }
+}
+
+/// One backup over the selected targets, as `backup` runs it once and `daemon` runs it on a schedule.
+struct BackupRunner {
+    let config: ArchiverConfig
+    let target: String?
+    var dryRun = false
+    var json = false
+    var logger = Logger(label: "archiver.backup")
+
+    /// What the run came to over all targets.
+    struct Outcome {
+        /// Some target's run ended with failed files.
+        var partial = false
+        /// The runs' summaries, by target name.
+        var summaries: [(target: String, summary: BackupSummary)] = []
+    }
+
+    /// Backs up to every selected target; an absent target is skipped with a notice when there are several.
+    /// - Throws: `ArchiverError` for what stops a run (no target at all, quota, login needed, the catalog).
+    func run() async throws -> Outcome {
+        var outcome = Outcome()
         var attempted = 0
         for target in try Targets.selected(config, name: target) {
+            try Task.checkCancellation()
             let opened: OpenedTarget
             do {
                 opened = try await Targets.open(target, config: config)
@@ -47,18 +71,19 @@ struct BackupCommand: AsyncParsableCommand {
                 dryRun: dryRun, logger: logger, progress: TerminalProgress())
             let summary = try await engine.run()
             report(summary, target: target)
-            if summary.status == .partial { anyPartial = true }
+            outcome.summaries.append((target.name, summary))
+            if summary.status == .partial { outcome.partial = true }
             if let catalog, let runID = summary.runID, summary.counts.stored > 0 {
-                try await storeCatalogCopy(catalog, config: config, opened: opened, runID: runID)
+                try await storeCatalogCopy(catalog, opened: opened, runID: runID)
             }
         }
         if attempted == 0 {
             throw ArchiverError(.targetUnavailable, "no target is available; nothing was backed up")
         }
-        if anyPartial { throw ExitCode(ExitStatus.partial) }
+        return outcome
     }
 
-    private func storeCatalogCopy(_ catalog: Catalog, config: ArchiverConfig, opened: OpenedTarget, runID: Int64) async throws {
+    private func storeCatalogCopy(_ catalog: Catalog, opened: OpenedTarget, runID: Int64) async throws {
         guard config.encryption, !config.recipients.isEmpty else { return }
         guard let key = try CatalogCopies.readMACKey(catalog: config.catalog) else {
             Terminal.warning("no catalog-copy key beside the catalog, so no catalog copy was stored; run `archiver key mac-key --identity key.txt --config FILE` where the identity lives")

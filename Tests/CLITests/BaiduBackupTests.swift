@@ -284,3 +284,26 @@ extension BaiduBackupTests {
         try baidu.restoreAndCompare()
     }
 }
+
+extension BaiduBackupTests {
+    @Test func anUploadWritesNoTemporaryCopyToDisk() throws {
+        guard CommandRunner.exists("/usr/bin/strace") else { return }
+        let tree = try SourceTree(onlyLarge: 20 * BaiduSetup.sliceSize + 3)
+        let baidu = try BaiduSetup(tree: tree)
+        try baidu.run(["init"])
+        let log = tree.dir.file("strace.log").path
+        let traced = try CommandRunner.run(
+            "/usr/bin/strace",
+            ["-f", "-e", "trace=open,openat,creat", "-o", log, CommandRunner.archiver, "backup", "--config", baidu.config],
+            environment: ["ARCHIVER_BAIDU_RETRY_SCALE": "0.01"])
+        #expect(traced.status == 0, "\(traced.stderr)")
+        #expect((try baidu.fake.stats()["superfile2"] ?? 0) >= 21)
+        // Files created for writing: only the catalog's own (its folder: database, WAL, lock, the catalog copy's
+        // scratch) and the token file's lock, never anything sized by the file being uploaded.
+        let state = tree.dir.file("state").path
+        let created = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            .filter { $0.contains("O_CREAT") && !$0.contains("ENOENT") }
+            .filter { !$0.contains("\"\(state)/") && !$0.contains("\"\(baidu.tokenFile)") && !$0.contains("\"/dev/") }
+        #expect(created.isEmpty, "files created during the upload: \(created.prefix(5))")
+    }
+}

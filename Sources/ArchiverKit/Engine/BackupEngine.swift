@@ -167,6 +167,8 @@ public final class BackupEngine: Sendable {
             // Subfolders are pushed in reverse so they are visited in name order.
             var subdirectories: [[UInt8]] = []
             for entry in listing.entries {
+                // A shutdown takes no new file: the file in flight finished and is recorded, the next is not begun.
+                try Task.checkCancellation()
                 let path = BytePath.join(dir, entry.name)
                 let display = "\(source.remote)/\(BytePath.display(path))"
                 switch entry.kind {

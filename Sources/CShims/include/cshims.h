@@ -31,3 +31,10 @@ void archiver_chacha_sealer_free(archiver_chacha_sealer *sealer);
 int archiver_chacha_seal(archiver_chacha_sealer *sealer, const uint8_t *nonce12, const uint8_t *input, size_t length,
                          uint8_t *output);
 #endif
+
+#ifndef ARCHIVER_CSHIMS_PRIORITY
+#define ARCHIVER_CSHIMS_PRIORITY
+/// ioprio_set(2) for this process (glibc has no wrapper): `io_class` 1 real-time, 2 best-effort, 3 idle; `level`
+/// 0 (highest) to 7 for best-effort. Returns 0, or -1 with errno set.
+int archiver_set_io_priority(int io_class, int level);
+#endif
