@@ -26,7 +26,8 @@ struct BackupCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let config = try options.load()
+        let (plan, config) = try MemoryBudget.plan(try options.load(), environment: ProcessInfo.processInfo.environment)
+        if plan.limit != nil && !json { Terminal.note(plan.description) }
         let outcome = try await BackupRunner(config: config, target: target, dryRun: dryRun, json: json).run()
         if outcome.partial { throw ExitCode(ExitStatus.partial) }
     }
