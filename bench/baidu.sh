@@ -30,7 +30,7 @@ ln -f "$data/random-$size_mib.bin" "$work/src/video.bin" 2>/dev/null || cp "$dat
 recipient="$("$archiver" key generate --output "$work/key.txt" 2>/dev/null)"
 
 # The fake, on a free port; it exits when this script's end of its stdin closes.
-coproc FAKE { "$bin/baidu-fake" --data "$work/fake" --port 0 --vip-type "$vip" --exit-on-stdin-eof; }
+coproc FAKE { "$bin/baidu-fake" --data "$work/fake" --port 0 --app-name bench --vip-type "$vip" --exit-on-stdin-eof; }
 read -r line <&"${FAKE[0]}"
 url="${line##* }"
 echo "fake: $url (vip_type $vip), upload_concurrency $concurrency"
