@@ -77,7 +77,8 @@ public final class ZstdDecompressor: StreamDecompressor {
         guard !finished else { return }
         finished = true
         if inFrame {
-            throw CodecError(.truncated, "the compressed stream is truncated (it ends inside frame \(framesCompleted + 1))")
+            throw CodecError(
+                .truncated, "the compressed stream is truncated (it ends inside frame \(framesCompleted + 1))")
         }
         if framesCompleted == 0 {
             throw CodecError(.truncated, "the compressed stream is empty")
@@ -100,7 +101,8 @@ public final class ZstdDecompressor: StreamDecompressor {
                 "a zstd frame (\(frame)) needs a window larger than \(1 << (Zstd.maxWindowLog - 20)) MiB; "
                     + "archiver refuses it to bound memory (zstd --long or --ultra output)")
         case ZSTD_error_checksum_wrong:
-            return CodecError(.corrupt, "corrupt zstd data: the checksum of frame \(framesCompleted + 1) does not match")
+            return CodecError(
+                .corrupt, "corrupt zstd data: the checksum of frame \(framesCompleted + 1) does not match")
         case ZSTD_error_prefix_unknown where !inFrame && framesCompleted > 0:
             return CodecError(.corrupt, "data after zstd frame \(framesCompleted) is not a zstd frame")
         default:

@@ -22,10 +22,12 @@ public final class ZstdFrameCompressor {
     /// - Throws: `CodecError` when a setting is out of range or libzstd cannot allocate its state.
     public init(level: Int, windowLog: Int) throws {
         guard Zstd.levels.contains(level) else {
-            throw CodecError(.library, "zstd level \(level) is not in \(Zstd.levels.lowerBound)…\(Zstd.levels.upperBound)")
+            throw CodecError(
+                .library, "zstd level \(level) is not in \(Zstd.levels.lowerBound)…\(Zstd.levels.upperBound)")
         }
         guard (Zstd.minWindowLog...Zstd.maxWindowLog).contains(windowLog) else {
-            throw CodecError(.library, "zstd window log \(windowLog) is not in \(Zstd.minWindowLog)…\(Zstd.maxWindowLog)")
+            throw CodecError(
+                .library, "zstd window log \(windowLog) is not in \(Zstd.minWindowLog)…\(Zstd.maxWindowLog)")
         }
         guard let context = ZSTD_createCCtx() else { throw CodecError(.library, "libzstd cannot allocate a context") }
         self.context = context

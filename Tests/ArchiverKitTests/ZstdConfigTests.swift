@@ -21,7 +21,8 @@ struct ZstdConfigTests {
         #expect(try F.parse(F.minimal + ["compression: auto"]).config.compression == .auto(level: 6))
     }
 
-    @Test("levels outside 1-19 are refused with the accepted forms", arguments: ["zstd:0", "zstd:20", "zstd:", "zstd:-3"])
+    @Test(
+        "levels outside 1-19 are refused with the accepted forms", arguments: ["zstd:0", "zstd:20", "zstd:", "zstd:-3"])
     func refused(_ text: String) throws {
         #expect(throws: ValueProblem("is not valid: \(Self.accepted)")) { try ConfigValue.compression(text) }
         let message = F.failure(F.minimal + ["compression: \"\(text)\""])

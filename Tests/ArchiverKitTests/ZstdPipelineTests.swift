@@ -84,10 +84,11 @@ private let zstdTool = "/usr/bin/zstd"
         #expect(id.contains("frames=\(Self.block)") && id.contains("window=18"), "\(id)")
         #expect(id.contains("checksum=1") && id.contains("content-size=1"), "\(id)")
         #expect(id == ObjectPipeline.formatID(.zstd(level: 5)))
-        #expect(try encode(data) {
-            $0.compression = .zstd(level: 5)
-            $0.expectedFormatID = id
-        }.result.formatID == id)
+        #expect(
+            try encode(data) {
+                $0.compression = .zstd(level: 5)
+                $0.expectedFormatID = id
+            }.result.formatID == id)
         for other in [CompressionMode.zstd(level: 6), .level(5)] {
             #expect(throws: ArchiverError.self) {
                 try encode(data) {
@@ -170,6 +171,8 @@ private let zstdTool = "/usr/bin/zstd"
         #expect(payload.suffix(encrypted: false) == ".zst")
         #expect(payload.isCompressed && payload.formatName == "zstd")
         // `auto` stays gzip.
-        #expect(try encode(TestBytes.text(300_000)) { $0.compression = .auto(level: 6) }.result.compression == .gzip(level: 6))
+        #expect(
+            try encode(TestBytes.text(300_000)) { $0.compression = .auto(level: 6) }.result.compression
+                == .gzip(level: 6))
     }
 }

@@ -60,7 +60,9 @@ private func descriptor(_ bytes: [UInt8], at offset: Int = 0) -> UInt8 {
         let file = try dir.write("x.zst", first + second)
         let listing = try CommandRunner.run(zstdTool, ["-lv", file.path])
         #expect(listing.status == 0, "\(listing.stderr)")
-        #expect(listing.stdoutText.contains("# Frames: 2") || listing.stdoutText.contains("Frames: 2"), "\(listing.stdoutText)")
+        #expect(
+            listing.stdoutText.contains("# Frames: 2") || listing.stdoutText.contains("Frames: 2"),
+            "\(listing.stdoutText)")
         #expect(listing.stdoutText.contains("Check: XXH64"), "\(listing.stdoutText)")
     }
 

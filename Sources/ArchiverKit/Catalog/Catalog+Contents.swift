@@ -215,7 +215,8 @@ extension Catalog {
         guard content.plaintextSize >= 0 else { throw refuse("negative plaintext size") }
         guard !content.formatID.isEmpty else { throw refuse("no format id") }
         guard PayloadCompression.isValidCatalogName(content.compression) else {
-            throw refuse("compression '\(content.compression)' is not 'none', 'gzip:1'…'gzip:9' or 'zstd:1'…'zstd:19'")
+            throw refuse(
+                "compression '\(content.compression)' is not 'none', 'gzip:1'…'gzip:9' or 'zstd:1'…'zstd:19'")
         }
         if content.encrypted {
             guard !content.recipients.isEmpty else { throw refuse("encrypted but no recipients") }

@@ -149,7 +149,8 @@ public enum ObjectPipeline {
         if let expected = options.expectedFormatID, expected != formatID {
             throw ArchiverError(
                 .internalError,
-                "cannot regenerate the object: it was made by pipeline format '\(expected)' and this program makes '\(formatID)' (a zlib, libzstd or archiver upgrade); the upload must start over")
+                "cannot regenerate the object: it was made by pipeline format '\(expected)' and this program makes "
+                    + "'\(formatID)' (a zlib, libzstd or archiver upgrade); the upload must start over")
         }
 
         var encryptor: AgeEncryptor?
@@ -307,7 +308,8 @@ public enum ObjectPipeline {
         let limit = [expected, options.maxSize].compactMap { $0 }.min()
         func emit(_ bytes: UnsafeRawBufferPointer) throws {
             if let limit, written + Int64(bytes.count) > limit {
-                throw ArchiverError(.integrity, "the object holds more than the \(limitName(expected, limit)) bytes of plaintext")
+                throw ArchiverError(
+                    .integrity, "the object holds more than the \(limitName(expected, limit)) bytes of plaintext")
             }
             written += Int64(bytes.count)
             sha.update(bufferPointer: bytes)
@@ -361,8 +363,8 @@ public enum ObjectPipeline {
         case .zstd(let level):
             // The frame parameters ZstdFrameCompressor pins are spelled out, so changing one changes the id.
             let window = Zstd.windowLog(covering: blockSize)
-            return "archiver-object-v1 zstd level=\(level) libzstd=\(Zstd.version) frames=\(blockSize) window=\(window) "
-                + "checksum=1 content-size=1 chunk=65536"
+            return "archiver-object-v1 zstd level=\(level) libzstd=\(Zstd.version) frames=\(blockSize) "
+                + "window=\(window) checksum=1 content-size=1 chunk=65536"
         }
     }
 
