@@ -34,11 +34,18 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // The system libzstd (libzstd-dev), wrapped by Codecs for the zstd payload.
+        .systemLibrary(
+            name: "CZstd",
+            path: "Sources/CZstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
         // Small C wrappers Swift cannot reach directly: renameat2, mallopt, and the system OpenSSL's
         // ChaCha20-Poly1305 sealing into a caller's buffer (libssl-dev), the age payload's hot path.
         .target(name: "CShims", path: "Sources/CShims", linkerSettings: [.linkedLibrary("crypto")]),
-        // Streaming gzip framing over zlib: fixed-header members, multi-member inflate, size caps.
-        .target(name: "Codecs", dependencies: ["CZlib"], swiftSettings: strict),
+        // Streaming gzip framing over zlib and zstd frames over libzstd: one independent member or frame per
+        // block, multi-member and multi-frame decoding, size caps.
+        .target(name: "Codecs", dependencies: ["CZlib", "CZstd"], swiftSettings: strict),
         // The age v1 file format (C2SP), written by hand: header, stanzas, X25519 and scrypt, STREAM.
         .target(
             name: "Age",

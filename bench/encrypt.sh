@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark of `archiver encrypt` against gzip | age, pigz | age and age alone, on the same files in one run.
+# Benchmark of `archiver encrypt` against gzip | age, pigz | age, zstd | age and age alone, on the same files in one
+# run.
 # Prints MB/s (input bytes per wall second), CPU seconds (user + sys) and peak RSS (largest process).
 #
 #   bash bench/encrypt.sh [SIZE_MIB]      (default 1024: a 1 GiB incompressible and a 1 GiB text-like file)
@@ -49,6 +50,9 @@ for file in "$data/random-$size_mib.bin" "$data/text-$size_mib.txt"; do
   measure "pigz -1 -p 2 \| age -r" "$file" bash -c "pigz -1 -p 2 -c '$file' | age -r '$recipient' -o '$out/o'"
   measure "archiver encrypt --compress auto" "$file" "$archiver" encrypt -r "$recipient" --compress auto --force "$file" -o "$out/o"
   measure "archiver encrypt --compress 6" "$file" "$archiver" encrypt -r "$recipient" --compress 6 --force "$file" -o "$out/o"
+  # zstd level 3 (zstd's default) beside stock zstd on two threads, the like-for-like peer.
+  measure "archiver encrypt --compress zstd" "$file" "$archiver" encrypt -r "$recipient" --compress zstd --force "$file" -o "$out/o"
+  measure "zstd -T2 -3 \| age -r" "$file" bash -c "zstd -q -T2 -3 -c '$file' | age -r '$recipient' -o '$out/o'"
 done
 echo
 echo "decrypt:"
@@ -58,5 +62,8 @@ for file in "$data/random-$size_mib.bin" "$data/text-$size_mib.txt"; do
   "$archiver" encrypt -r "$recipient" --compress 1 --force "$file" -o "$out/enc.gz.age"
   measure "archiver decrypt (gzip -1 payload)" "$out/enc.gz.age" "$archiver" decrypt -i "$out/key.txt" --force "$out/enc.gz.age" -o "$out/o"
   measure "age -d \| gunzip" "$out/enc.gz.age" bash -c "age -d -i '$out/key.txt' '$out/enc.gz.age' | gzip -dc > '$out/o'"
+  "$archiver" encrypt -r "$recipient" --compress zstd --force "$file" -o "$out/enc.zst.age"
+  measure "archiver decrypt (zstd -3 payload)" "$out/enc.zst.age" "$archiver" decrypt -i "$out/key.txt" --force "$out/enc.zst.age" -o "$out/o"
+  measure "age -d \| zstd -d" "$out/enc.zst.age" bash -c "age -d -i '$out/key.txt' '$out/enc.zst.age' | zstd -q -dc > '$out/o'"
 done
-rm -f "$out/o" "$out/enc.gz.age"
+rm -f "$out/o" "$out/enc.gz.age" "$out/enc.zst.age"

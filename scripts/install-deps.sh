@@ -5,6 +5,8 @@ set -euo pipefail
 
 packages=(
   zlib1g-dev      # the system zlib the Codecs target links
+  libzstd-dev     # the system libzstd the Codecs target links (CZstd), for zstd payloads
+  zstd            # stock zstd for interoperability tests and the benchmark's `zstd | age` peer
   libssl-dev      # the system OpenSSL: ChaCha20-Poly1305 for the age payload (CShims)
   libsqlite3-dev  # the system SQLite GRDB uses for the catalog
   age             # stock age, for interoperability tests and the benchmark

@@ -17,13 +17,14 @@ public final class Inflater {
     /// The framing being read.
     public let format: Format
     /// The most output bytes that may be released, or nil for no limit.
-    public let maxOutput: Int64?
+    public var maxOutput: Int64? { limit.max }
     /// Output bytes released so far.
-    public private(set) var totalOut: Int64 = 0
+    public var totalOut: Int64 { limit.total }
     /// Complete members (gzip) or streams (zlib) read so far.
     public private(set) var membersCompleted = 0
 
     private let box = ZStreamBox()
+    private var limit: OutputLimit
     private var buffer: [UInt8]
     private var inMember = false
     private var finished = false
@@ -35,7 +36,7 @@ public final class Inflater {
     ///   - outputBufferSize: the largest piece handed to the callback.
     public init(format: Format, maxOutput: Int64? = nil, outputBufferSize: Int = 256 * 1024) {
         self.format = format
-        self.maxOutput = maxOutput
+        self.limit = OutputLimit(max: maxOutput)
         self.buffer = [UInt8](repeating: 0, count: outputBufferSize)
         let bits = format == .gzip ? MAX_WBITS + 16 : MAX_WBITS
         let rc = archiver_inflateInit2(&box.stream, bits)
@@ -131,10 +132,7 @@ public final class Inflater {
 
     private func release(_ count: Int, output: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard count > 0 else { return }
-        if let maxOutput, totalOut + Int64(count) > maxOutput {
-            throw CodecError(.tooLarge, "the data inflates to more than the expected \(maxOutput) bytes")
-        }
-        totalOut += Int64(count)
+        try limit.admit(count, verb: "inflates")
         try buffer.withUnsafeBytes { try output(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
     }
 }

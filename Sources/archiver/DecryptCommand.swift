@@ -6,11 +6,12 @@ import ArgumentParser
 struct DecryptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decrypt",
-        abstract: "Decrypt (and inflate) an age file made by archiver, age or rage.",
+        abstract: "Decrypt (and decompress) an age file made by archiver, age or rage.",
         discussion: """
             The output is written to a temporary file beside it and renamed into place only after the last chunk \
             authenticated; on any error nothing is left behind. With -o -, plaintext streams to stdout as each \
-            chunk authenticates, and an error is reported by the exit status.
+            chunk authenticates, and an error is reported by the exit status. A name ending in .gz.age means a \
+            gzip payload and .zst.age a zstd payload; --max-size stops a file that decompresses to more (a bomb).
             """)
 
     @Option(name: .shortAndLong, help: "An identity file. Repeat for several.")
@@ -21,6 +22,12 @@ struct DecryptCommand: ParsableCommand {
 
     @Flag(help: "Inflate the gzip payload (implied when the input name ends in .gz.age).")
     var gunzip = false
+
+    @Flag(help: "Decompress the zstd payload (implied when the input name ends in .zst.age).")
+    var zstd = false
+
+    @Option(help: "Refuse to write more than this much plaintext (512MiB, 4GiB); nothing is left behind then.")
+    var maxSize: String?
 
     @Option(name: .shortAndLong, help: "The output file, or - for stdout.")
     var output: String
@@ -42,10 +49,25 @@ struct DecryptCommand: ParsableCommand {
         guard !identities.isEmpty else {
             throw ArchiverError(.usage, "no identity: pass -i IDENTITY_FILE (or --passphrase-file FILE)")
         }
-        let compressed = gunzip || input.hasSuffix(".gz.age")
+        guard !(gunzip && zstd) else { throw ArchiverError(.usage, "--gunzip and --zstd exclude each other") }
+        let payload: PayloadCompression =
+            if gunzip || (!zstd && input.hasSuffix(".gz.age")) {
+                .gzip(level: 0)
+            } else if zstd || input.hasSuffix(".zst.age") {
+                .zstd(level: 0)
+            } else {
+                .none
+            }
+        var options = DecodeOptions(identities: identities, compression: payload)
+        if let maxSize {
+            do throws(ValueProblem) {
+                options.maxSize = Int64(try ConfigValue.byteCount(maxSize))
+            } catch {
+                throw ArchiverError(.usage, "--max-size '\(maxSize)' \(error.text)")
+            }
+        }
         let source = try openInput(input)
         let out = try OutputFile(path: output, overwrite: force, mode: 0o600)
-        let options = DecodeOptions(identities: identities, compression: compressed ? .gzip(level: 0) : .none)
         do {
             _ = try ObjectPipeline.decode(from: source, to: out.sink, options: options)
             try out.commit()

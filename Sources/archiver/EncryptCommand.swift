@@ -8,9 +8,9 @@ struct EncryptCommand: ParsableCommand {
         commandName: "encrypt",
         abstract: "Compress (optionally) and encrypt a file to age recipients.",
         discussion: """
-            The output is a standard age file; when compressed, its payload is gzip, so \
-            `age -d -i key.txt FILE.gz.age | gunzip` recovers it with stock tools. Name compressed outputs *.gz.age \
-            so `archiver decrypt` knows to inflate them.
+            The output is a standard age file; when compressed, its payload is gzip or zstd, so \
+            `age -d -i key.txt FILE.gz.age | gunzip` or `age -d -i key.txt FILE.zst.age | zstd -d` recovers it with \
+            stock tools. Name compressed outputs *.gz.age or *.zst.age so `archiver decrypt` knows to decompress them.
             """)
 
     @Option(name: .customShort("r"), help: "An age recipient (age1…). Repeat for several.")
@@ -19,7 +19,9 @@ struct EncryptCommand: ParsableCommand {
     @Option(name: .customShort("R"), help: "A file of recipients, one per line.")
     var recipientsFiles: [String] = []
 
-    @Option(name: .customLong("compress"), help: "0 (off), 1-9 (gzip level), auto (gzip where it pays) or auto:N.")
+    @Option(
+        name: .customLong("compress"),
+        help: "0 (off), 1-9 (gzip level), auto (gzip where it pays), auto:N, zstd (level 3) or zstd:N (1-19).")
     var compression: String = "auto"
 
     @Option(name: .shortAndLong, help: "The output file, or - for stdout.")
@@ -52,7 +54,12 @@ struct EncryptCommand: ParsableCommand {
         }
         let wanted = result.compression.suffix(encrypted: true)
         if out.isRegularFile && !output.hasSuffix(wanted) {
-            let how = result.compression.isCompressed ? "compressed (gzip); decrypt with --gunzip" : "not compressed"
+            let how =
+                switch result.compression {
+                case .none: "not compressed"
+                case .gzip: "compressed (gzip); decrypt with --gunzip"
+                case .zstd: "compressed (zstd); decrypt with --zstd"
+                }
             Terminal.warning("\(output) was stored \(how); a name ending in \(wanted) records that")
         }
     }

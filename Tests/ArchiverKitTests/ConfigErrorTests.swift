@@ -166,7 +166,8 @@ struct ConfigErrorTests {
             name: "bad compression",
             lines: ["backend: \"local:/mnt/usb\"", "recipients: [\(F.recipient1)]", "compression: fast"],
             expected: [
-                "/cfg/config.yml:3: compression 'fast' is not valid: use 0 (off), 1-9 (gzip level), auto or auto:N"
+                "/cfg/config.yml:3: compression 'fast' is not valid: use 0 (off), 1-9 (gzip level), auto, auto:N, "
+                    + "zstd (level 3) or zstd:N (1-19)"
             ]),
         BadConfig(
             name: "bad source compression",

@@ -4,10 +4,11 @@ import ArchiverTestSupport
 import Crypto
 import Testing
 
-private let identity = X25519Identity.generate()
-private let otherIdentity = X25519Identity.generate()
+// The keys and helpers below are shared with the other pipeline suites (ZstdPipelineTests).
+let identity = X25519Identity.generate()
+let otherIdentity = X25519Identity.generate()
 
-private func encode(
+func encode(
     _ data: [UInt8], _ configure: (inout EncodeOptions) -> Void = { _ in }
 ) throws -> (stored: [UInt8], result: EncodedObject) {
     var options = EncodeOptions(recipients: [identity.recipient], compression: .level(1))
@@ -17,7 +18,7 @@ private func encode(
     return (sink.bytes, result)
 }
 
-private func decode(
+func decode(
     _ stored: [UInt8], compression: PayloadCompression, identities: [any AgeIdentity] = [identity],
     _ configure: (inout DecodeOptions) -> Void = { _ in }
 ) throws -> [UInt8] {
@@ -29,7 +30,7 @@ private func decode(
 }
 
 private func md5(_ bytes: some Sequence<UInt8>) -> [UInt8] { Array(Insecure.MD5.hash(data: Array(bytes))) }
-private func sha256(_ bytes: some Sequence<UInt8>) -> [UInt8] { Array(SHA256.hash(data: Array(bytes))) }
+func sha256(_ bytes: some Sequence<UInt8>) -> [UInt8] { Array(SHA256.hash(data: Array(bytes))) }
 
 @Suite struct PipelineTests {
     static let sizes = [0, 1, 65535, 65536, 65537, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 12345]
@@ -242,7 +243,7 @@ private func sha256(_ bytes: some Sequence<UInt8>) -> [UInt8] { Array(SHA256.has
     }
 }
 
-private final class CountingSink: ByteSink, @unchecked Sendable {
+final class CountingSink: ByteSink, @unchecked Sendable {
     var count = 0
     func write(_ bytes: UnsafeRawBufferPointer) throws { count += bytes.count }
 }

@@ -161,12 +161,13 @@ import Testing
         #expect(try [UInt8](Data(contentsOf: existing)) == [1, 2, 3])
     }
 
-    @Test func streamsThroughStdinAndStdout() throws {
+    @Test(arguments: [("1", "--gunzip"), ("zstd", "--zstd")])
+    func streamsThroughStdinAndStdout(compress: String, flag: String) throws {
         let keys = try Keys()
         let plain = TestBytes.text(2_000_000, seed: 11)
-        let enc = try CommandRunner.archiver(["encrypt", "-r", keys.recipient, "--compress", "1", "-", "-o", "-"], stdin: plain)
+        let enc = try CommandRunner.archiver(["encrypt", "-r", keys.recipient, "--compress", compress, "-", "-o", "-"], stdin: plain)
         #expect(enc.status == 0, "\(enc.stderr)")
-        let dec = try CommandRunner.archiver(["decrypt", "-i", keys.identity, "--gunzip", "-", "-o", "-"], stdin: enc.stdout)
+        let dec = try CommandRunner.archiver(["decrypt", "-i", keys.identity, flag, "-", "-o", "-"], stdin: enc.stdout)
         #expect(dec.status == 0, "\(dec.stderr)")
         #expect(dec.stdout == plain)
     }

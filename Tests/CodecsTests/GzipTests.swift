@@ -24,33 +24,13 @@ private func run(_ path: String, _ args: [String], input: [UInt8]) throws -> (ou
 }
 
 private func compress(_ data: [UInt8], level: Int = 6, blockSize: Int = 1 << 20) throws -> [UInt8] {
-    let c = try GzipMemberCompressor(level: level)
-    var out: [UInt8] = []
-    if data.isEmpty {
-        try c.compressMember(UnsafeRawBufferPointer(start: nil, count: 0), appendingTo: &out)
-    }
-    var offset = 0
-    while offset < data.count {
-        let end = min(offset + blockSize, data.count)
-        try data[offset..<end].withUnsafeBytes { try c.compressMember($0, appendingTo: &out) }
-        offset = end
-    }
-    return out
+    try compressInBlocks(data, with: GzipMemberCompressor(level: level), blockSize: blockSize)
 }
 
 private func inflate(_ data: [UInt8], format: Inflater.Format = .gzip, max: Int64? = nil, step: Int = 4096) throws
     -> [UInt8]
 {
-    let inflater = Inflater(format: format, maxOutput: max, outputBufferSize: 1000)
-    var out: [UInt8] = []
-    var offset = 0
-    while offset < data.count {
-        let end = min(offset + step, data.count)
-        try data[offset..<end].withUnsafeBytes { try inflater.feed($0) { out.append(contentsOf: $0) } }
-        offset = end
-    }
-    try inflater.finish()
-    return out
+    try decodeInPieces(data, with: Inflater(format: format, maxOutput: max, outputBufferSize: 1000), step: step)
 }
 
 private func textLike(_ count: Int, seed: UInt64 = 1) -> [UInt8] {

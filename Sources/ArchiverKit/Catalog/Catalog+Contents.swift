@@ -43,9 +43,9 @@ extension Catalog {
     ///
     /// Call it only after the backend confirmed every object. Checks: at least one object; segments numbered
     /// 0, 1, ... whose plaintext ranges tile `[0, plaintextSize)`; hash lengths; recipients present exactly when
-    /// encrypted; compression `none` or `gzip:1`…`gzip:9`; the run is running, real, and of the same repository;
-    /// object names unused in the repository (a reused name would mean an upload overwrote another object).
-    /// The content's stored size is the sum of its objects'.
+    /// encrypted; compression `none`, `gzip:1`…`gzip:9` or `zstd:1`…`zstd:19`; the run is running, real, and of
+    /// the same repository; object names unused in the repository (a reused name would mean an upload overwrote
+    /// another object). The content's stored size is the sum of its objects'.
     @discardableResult
     public func recordContent(_ content: NewContent, objects: [NewObject]) throws -> Int64 {
         try Self.validate(content, objects: objects)
@@ -214,8 +214,9 @@ extension Catalog {
         guard content.plaintextSHA256.count == 32 else { throw refuse("the plaintext SHA-256 must be 32 bytes") }
         guard content.plaintextSize >= 0 else { throw refuse("negative plaintext size") }
         guard !content.formatID.isEmpty else { throw refuse("no format id") }
-        guard isValidCompression(content.compression) else {
-            throw refuse("compression '\(content.compression)' is not 'none' or 'gzip:1'…'gzip:9'")
+        guard PayloadCompression.isValidCatalogName(content.compression) else {
+            throw refuse(
+                "compression '\(content.compression)' is not 'none', 'gzip:1'…'gzip:9' or 'zstd:1'…'zstd:19'")
         }
         if content.encrypted {
             guard !content.recipients.isEmpty else { throw refuse("encrypted but no recipients") }
@@ -245,11 +246,5 @@ extension Catalog {
         guard offset == content.plaintextSize else {
             throw refuse("segments hold \(offset) plaintext bytes, the content \(content.plaintextSize)")
         }
-    }
-
-    static func isValidCompression(_ text: String) -> Bool {
-        if text == "none" { return true }
-        guard text.hasPrefix("gzip:"), let level = Int(text.dropFirst(5)) else { return false }
-        return (1...9).contains(level) && text == "gzip:\(level)"
     }
 }

@@ -125,7 +125,7 @@ public struct NewContent: Sendable, Hashable {
     public var encrypted: Bool
     /// The age recipients (`age1…`) the objects were encrypted to; empty when not encrypted.
     public var recipients: [String]
-    /// `none` or `gzip:N`.
+    /// `none`, `gzip:N` or `zstd:N`.
     public var compression: String
     /// The object format's identifier, so restore knows how to read the bytes.
     public var formatID: String
@@ -242,7 +242,7 @@ public struct ContentRecord: Sendable, Hashable {
     public var encrypted: Bool
     /// The recipients it was encrypted to, sorted.
     public var recipients: [String]
-    /// `none` or `gzip:N`.
+    /// `none`, `gzip:N` or `zstd:N`.
     public var compression: String
     /// The object format's identifier.
     public var formatID: String

@@ -27,7 +27,7 @@ package enum ConfigValue {
     /// What a switch accepts, for messages.
     static let boolForms = "use on or off (also true/false, yes/no, 1/0)"
     /// What `compression` accepts, for messages.
-    static let compressionForms = "use 0 (off), 1-9 (gzip level), auto or auto:N"
+    static let compressionForms = "use \(CompressionMode.accepted)"
     /// What a duration accepts, for messages.
     static let durationForms = "use a number with ms, s, m or h (500ms, 8s, 2m, 1h), or a bare number of seconds"
     /// What a size accepts, for messages.

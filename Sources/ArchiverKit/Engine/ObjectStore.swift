@@ -103,7 +103,7 @@ struct ObjectStore: Sendable {
         fd: Int32, size: Int64, fileName: String, naming: NameRequest, label: String, ledger: UploadLedger? = nil
     ) async throws -> StoredContent {
         let payload = try decidePayload(fd: fd, size: size, fileName: fileName, label: label)
-        let mode: CompressionMode = if case .gzip(let level) = payload { .level(level) } else { .off }
+        let mode = CompressionMode(always: payload)
         let segmentLimit = segmentPlaintextLimit() ?? max(size, 1)
         let segmentCount = size == 0 ? 1 : Int((size + segmentLimit - 1) / segmentLimit)
         var stored: [StoredSegment] = []

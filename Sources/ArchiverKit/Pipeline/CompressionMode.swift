@@ -1,4 +1,7 @@
-/// What the user asked for: `0` (off), `1`–`9` (gzip level), or `auto` (gzip where it pays).
+import Codecs
+import Foundation
+
+/// What the user asked for: `0` (off), `1`–`9` (gzip level), `auto` (gzip where it pays), or `zstd` / `zstd:N`.
 public enum CompressionMode: Sendable, Hashable, CustomStringConvertible {
     /// Store the plaintext uncompressed.
     case off
@@ -6,11 +9,16 @@ public enum CompressionMode: Sendable, Hashable, CustomStringConvertible {
     case level(Int)
     /// Gzip at `level` unless the file is a known compressed type or its first MiB does not shrink below 90 %.
     case auto(level: Int)
+    /// Always zstd at this level (1–19): independent frames, read back by `zstd -d`.
+    case zstd(level: Int)
 
     /// The level `auto` compresses at: zlib's default, a good ratio at a rate well above a NAS uplink.
     public static let defaultAutoLevel = 6
 
-    /// Parses the config and command-line form: `auto`, `auto:N`, `0`…`9`, `off`.
+    /// Every form the parser accepts, for messages.
+    public static let accepted = "0 (off), 1-9 (gzip level), auto, auto:N, zstd (level 3) or zstd:N (1-19)"
+
+    /// Parses the config and command-line form: `auto`, `auto:N`, `0`…`9`, `off`, `zstd`, `zstd:N`.
     /// - Parameter text: the value as written.
     /// - Throws: `ArchiverError` (`.usage`) naming what is allowed.
     public init(parsing text: String) throws {
@@ -18,14 +26,27 @@ public enum CompressionMode: Sendable, Hashable, CustomStringConvertible {
         switch t {
         case "auto": self = .auto(level: Self.defaultAutoLevel)
         case "off", "0", "false", "no": self = .off
+        case "zstd": self = .zstd(level: Zstd.defaultLevel)
         default:
             if t.hasPrefix("auto:"), let n = Int(t.dropFirst(5)), (1...9).contains(n) {
                 self = .auto(level: n)
+            } else if t.hasPrefix("zstd:"), let n = Int(t.dropFirst(5)), Zstd.levels.contains(n) {
+                self = .zstd(level: n)
             } else if let n = Int(t), (1...9).contains(n) {
                 self = .level(n)
             } else {
-                throw ArchiverError(.usage, "compression '\(text)' is not valid: use 0 (off), 1-9 (gzip level), auto or auto:N")
+                throw ArchiverError(.usage, "compression '\(text)' is not valid: use \(Self.accepted)")
             }
+        }
+    }
+
+    /// The mode that always produces `payload`, for regenerating an object whose form was decided earlier.
+    /// - Parameter payload: the form decided for the file.
+    public init(always payload: PayloadCompression) {
+        switch payload {
+        case .none: self = .off
+        case .gzip(let level): self = .level(level)
+        case .zstd(let level): self = .zstd(level: level)
         }
     }
 
@@ -34,6 +55,7 @@ public enum CompressionMode: Sendable, Hashable, CustomStringConvertible {
         case .off: "0"
         case .level(let n): "\(n)"
         case .auto(let n): n == Self.defaultAutoLevel ? "auto" : "auto:\(n)"
+        case .zstd(let n): n == Zstd.defaultLevel ? "zstd" : "zstd:\(n)"
         }
     }
 }
@@ -44,27 +66,63 @@ public enum PayloadCompression: Sendable, Hashable {
     case none
     /// The payload is gzip members at this level.
     case gzip(level: Int)
+    /// The payload is zstd frames at this level.
+    case zstd(level: Int)
 
-    /// The form recorded in the catalog: `none` or `gzip:N`.
+    /// The form recorded in the catalog: `none`, `gzip:N` or `zstd:N`.
     public var catalogName: String {
-        if case .gzip(let level) = self { "gzip:\(level)" } else { "none" }
+        switch self {
+        case .none: "none"
+        case .gzip(let level): "gzip:\(level)"
+        case .zstd(let level): "zstd:\(level)"
+        }
     }
 
-    /// Reads the catalog's form back; the level does not matter for reading, only that the payload is gzip.
-    /// - Parameter catalogName: `none` or `gzip:N`.
+    /// Reads the catalog's form back; the level does not matter for reading, only which format the payload is.
+    /// - Parameter catalogName: `none`, `gzip:N` or `zstd:N`.
     public init(catalogName: String) {
-        let level = Int(catalogName.dropFirst("gzip:".count)) ?? 0
-        self = catalogName.hasPrefix("gzip") ? .gzip(level: level) : .none
+        let level = Int(catalogName.drop { $0 != ":" }.dropFirst()) ?? 0
+        if catalogName.hasPrefix("gzip") {
+            self = .gzip(level: level)
+        } else if catalogName.hasPrefix("zstd") {
+            self = .zstd(level: level)
+        } else {
+            self = .none
+        }
     }
 
-    /// True when the payload must be inflated on restore.
+    /// Whether `text` is exactly a form the catalog records: `none`, `gzip:1`…`gzip:9` or `zstd:1`…`zstd:19`.
+    /// - Parameter text: the catalog's compression text.
+    static func isValidCatalogName(_ text: String) -> Bool {
+        switch PayloadCompression(catalogName: text) {
+        case .none: text == "none"
+        case .gzip(let level): (1...9).contains(level) && text == "gzip:\(level)"
+        case .zstd(let level): Zstd.levels.contains(level) && text == "zstd:\(level)"
+        }
+    }
+
+    /// True when the payload must be decompressed on restore.
     public var isCompressed: Bool { self != .none }
 
-    /// The object-name suffix that records the payload form: `.gz.age`, `.age`, `.gz` or nothing.
+    /// The name of the compressed format (`gzip`, `zstd`), or nil for the plaintext.
+    public var formatName: String? {
+        switch self {
+        case .none: nil
+        case .gzip: "gzip"
+        case .zstd: "zstd"
+        }
+    }
+
+    /// The object-name suffix that records the payload form: `.gz.age`, `.zst.age`, `.age`, `.gz`, `.zst` or
+    /// nothing.
     /// - Parameter encrypted: whether the object is an age file.
     public func suffix(encrypted: Bool) -> String {
-        (isCompressed ? ".gz" : "") + (encrypted ? ".age" : "")
+        let compressed =
+            switch self {
+            case .none: ""
+            case .gzip: ".gz"
+            case .zstd: ".zst"
+            }
+        return compressed + (encrypted ? ".age" : "")
     }
 }
-
-import Foundation

@@ -19,9 +19,9 @@ public struct EncodeOptions: Sendable {
     public var secret: ObjectSecret?
     /// When regenerating an object, the format id recorded at the first pass; a different pipeline is refused.
     public var expectedFormatID: String?
-    /// Plaintext block size; each compressed block is one gzip member. Part of the format id.
+    /// Plaintext block size; each compressed block is one gzip member or zstd frame. Part of the format id.
     public var blockSize: Int
-    /// Deflate threads.
+    /// Compression threads.
     public var workers: Int
     /// Blocks in flight at once; memory is about `inFlight × blockSize × 2`.
     public var inFlight: Int
@@ -76,6 +76,8 @@ public struct DecodeOptions: Sendable {
     public var compression: PayloadCompression
     /// The plaintext size, when known; more is refused before it is released.
     public var expectedSize: Int64?
+    /// The most plaintext to release when the size is not known (`archiver decrypt --max-size`): a bomb guard.
+    public var maxSize: Int64?
     /// The plaintext SHA-256, when known; a mismatch fails the decode at the end.
     public var expectedSHA256: [UInt8]?
     /// Size of the blocks handed between the two threads.
@@ -91,6 +93,7 @@ public struct DecodeOptions: Sendable {
         self.identities = identities
         self.compression = compression
         self.expectedSize = nil
+        self.maxSize = nil
         self.expectedSHA256 = nil
         self.blockSize = 1 << 20
         self.inFlight = 4
@@ -107,15 +110,15 @@ public struct DecodedObject: Sendable, Equatable {
     public var storedSize: Int64
 }
 
-/// The streaming pipeline: file → SHA-256 → gzip → age → stored digests → sink, and back.
+/// The streaming pipeline: file → SHA-256 → gzip or zstd → age → stored digests → sink, and back.
 ///
 /// Memory depends on block size and blocks in flight, never on the file. Encoding runs a reader thread
-/// (reading and hashing the plaintext), deflate workers, and the calling thread (encrypting, hashing the stored
-/// bytes, writing); decoding runs a reader thread (reading and decrypting) and the calling thread (inflating,
+/// (reading and hashing the plaintext), compression workers, and the calling thread (encrypting, hashing the stored
+/// bytes, writing); decoding runs a reader thread (reading and decrypting) and the calling thread (decompressing,
 /// hashing, writing). Output never depends on thread timing.
 public enum ObjectPipeline {
-    /// Plaintext bytes per block and per gzip member. Small enough that a few blocks in flight keep peak RSS near
-    /// 32 MiB, large enough that member framing costs nothing measurable (18 bytes per member).
+    /// Plaintext bytes per block, gzip member and zstd frame. Small enough that a few blocks in flight keep peak RSS
+    /// near 32 MiB, large enough that framing costs nothing measurable (18 bytes a member, about 12 a frame).
     public static let defaultBlockSize = 256 * 1024
     /// How much of a file `auto` compression deflates to decide.
     public static let probeSize = 1 << 20
@@ -146,7 +149,8 @@ public enum ObjectPipeline {
         if let expected = options.expectedFormatID, expected != formatID {
             throw ArchiverError(
                 .internalError,
-                "cannot regenerate the object: it was made by pipeline format '\(expected)' and this program makes '\(formatID)' (a zlib or archiver upgrade); the upload must start over")
+                "cannot regenerate the object: it was made by pipeline format '\(expected)' and this program makes "
+                    + "'\(formatID)' (a zlib, libzstd or archiver upgrade); the upload must start over")
         }
 
         var encryptor: AgeEncryptor?
@@ -165,12 +169,7 @@ public enum ObjectPipeline {
             encryptor: encryptor, sink: sink,
             hasher: StoredHasher(digests: options.digests, sliceSize: options.sliceSize))
 
-        let workers: Int
-        let level: Int
-        switch payload {
-        case .none: (workers, level) = (0, 0)
-        case .gzip(let l): (workers, level) = (max(1, options.workers), l)
-        }
+        let workers = payload.isCompressed ? max(1, options.workers) : 0
         let coordinator = StageCoordinator<Block, Block>(tickets: max(2, options.inFlight + workers))
         let inputs = BufferPool(fixedSize: blockSize)
         let outputs = BufferPool(capacity: blockSize + blockSize / 8 + 1024)
@@ -201,14 +200,14 @@ public enum ObjectPipeline {
                 coordinator.fail(error)
             }
         }
-        // Deflate workers: each block becomes one independent gzip member.
+        // Compression workers: each block becomes one independent gzip member or zstd frame.
         for index in 0..<workers {
-            startThread(named: "archiver.deflate\(index)", group: group) {
+            startThread(named: "archiver.compress\(index)", group: group) {
                 do {
-                    let compressor = try GzipMemberCompressor(level: level)
+                    let compressor = try makeCompressor(payload, blockSize: blockSize)
                     while let (sequence, block) = coordinator.dequeue() {
                         var out = outputs.take()
-                        try block.withData { try compressor.compressMember($0, appendingTo: &out) }
+                        try block.withData { try compressor.compressBlock($0, appendingTo: &out) }
                         inputs.give(block.bytes)
                         coordinator.deliver(sequence, Block(bytes: out))
                     }
@@ -251,7 +250,8 @@ public enum ObjectPipeline {
     ///   - options: identities, payload form, expected size and hash.
     /// - Returns: sizes and the plaintext SHA-256.
     /// - Throws: `ArchiverError` — `.key` when no identity matches, `.integrity` for tampering, truncation,
-    ///   a corrupt gzip stream or a size/hash mismatch — or whatever `sink` throws.
+    ///   a corrupt gzip or zstd stream, a size/hash mismatch or more plaintext than `maxSize` — or whatever `sink`
+    ///   throws.
     public static func decode(
         from source: any ByteSource, to sink: any ByteSink, options: DecodeOptions
     ) throws -> DecodedObject {
@@ -301,30 +301,37 @@ public enum ObjectPipeline {
             }
         }
 
-        // This thread: inflate, check size and hash, write.
+        // This thread: decompress, check size and hash, write.
         var sha = SHA256()
         var written: Int64 = 0
         let expected = options.expectedSize
+        let limit = [expected, options.maxSize].compactMap { $0 }.min()
         func emit(_ bytes: UnsafeRawBufferPointer) throws {
-            if let expected, written + Int64(bytes.count) > expected {
-                throw ArchiverError(.integrity, "the object holds more than the expected \(expected) bytes of plaintext")
+            if let limit, written + Int64(bytes.count) > limit {
+                throw ArchiverError(
+                    .integrity, "the object holds more than the \(limitName(expected, limit)) bytes of plaintext")
             }
             written += Int64(bytes.count)
             sha.update(bufferPointer: bytes)
             try sink.write(bytes)
         }
-        let inflater: Inflater? = options.compression.isCompressed ? Inflater(format: .gzip, maxOutput: expected) : nil
+        let decompressor: (any StreamDecompressor)? =
+            switch options.compression {
+            case .none: nil
+            case .gzip: Inflater(format: .gzip, maxOutput: limit)
+            case .zstd: ZstdDecompressor(maxOutput: limit)
+            }
         do {
             var sequence = 0
             while let block = try coordinator.take(sequence) {
                 try block.bytes.withUnsafeBytes { bytes in
-                    if let inflater { try inflater.feed(bytes, output: emit) } else { try emit(bytes) }
+                    if let decompressor { try decompressor.feed(bytes, output: emit) } else { try emit(bytes) }
                 }
                 pool.give(block.bytes)
                 coordinator.releaseTicket()
                 sequence += 1
             }
-            try inflater?.finish()
+            try decompressor?.finish()
         } catch {
             coordinator.fail(error)
             group.wait()
@@ -346,14 +353,33 @@ public enum ObjectPipeline {
     /// The pipeline-format id for a payload form and block size.
     /// - Parameters:
     ///   - payload: the payload compression.
-    ///   - blockSize: plaintext bytes per gzip member.
+    ///   - blockSize: plaintext bytes per gzip member or zstd frame.
     public static func formatID(_ payload: PayloadCompression, blockSize: Int = defaultBlockSize) -> String {
         switch payload {
         case .none:
             return "archiver-object-v1 plain chunk=65536"
         case .gzip(let level):
             return "archiver-object-v1 gzip level=\(level) zlib=\(Zlib.version) members=\(blockSize) chunk=65536"
+        case .zstd(let level):
+            // The frame parameters ZstdFrameCompressor pins are spelled out, so changing one changes the id.
+            let window = Zstd.windowLog(covering: blockSize)
+            return "archiver-object-v1 zstd level=\(level) libzstd=\(Zstd.version) frames=\(blockSize) "
+                + "window=\(window) checksum=1 content-size=1 chunk=65536"
         }
+    }
+
+    /// One worker's compressor for a payload form: every block becomes one gzip member or one zstd frame.
+    private static func makeCompressor(_ payload: PayloadCompression, blockSize: Int) throws -> any BlockCompressor {
+        switch payload {
+        case .none: preconditionFailure("no compressor for a plaintext payload")
+        case .gzip(let level): try GzipMemberCompressor(level: level)
+        case .zstd(let level): try ZstdFrameCompressor(level: level, windowLog: Zstd.windowLog(covering: blockSize))
+        }
+    }
+
+    /// How a plaintext limit is named in messages: the catalog's size, or the caller's cap.
+    private static func limitName(_ expected: Int64?, _ limit: Int64) -> String {
+        expected == limit ? "expected \(limit)" : "allowed maximum of \(limit)"
     }
 
     /// File types whose content is already compressed; `auto` stores them as they are.
@@ -372,6 +398,7 @@ public enum ObjectPipeline {
         switch mode {
         case .off: return .none
         case .level(let level): return .gzip(level: level)
+        case .zstd(let level): return .zstd(level: level)
         case .auto(let level):
             if let name = fileName, let dot = name.lastIndex(of: ".") {
                 let ext = name[name.index(after: dot)...].lowercased()
@@ -391,6 +418,9 @@ public enum ObjectPipeline {
         case let e as AgeError:
             let code: ArchiverError.Code = e.kind == .noMatch ? .key : .integrity
             return ArchiverError(code, e.message, cause: e)
+        case let e as CodecError where e.kind == .tooLarge:
+            // A bomb or a wrong expected size, not damage: the payload may be intact but is more than allowed.
+            return ArchiverError(.integrity, "the compressed payload is refused: \(e.message)", cause: e)
         case let e as CodecError:
             return ArchiverError(.integrity, "the compressed payload is damaged: \(e.message)", cause: e)
         default:
