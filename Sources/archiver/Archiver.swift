@@ -14,7 +14,7 @@ struct Archiver: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, BackupCommand.self, RestoreCommand.self, VerifyCommand.self, StatusCommand.self,
             LsCommand.self, VersionsCommand.self, AuthCommand.self, ImportTokenCommand.self, KeyCommand.self,
-            EncryptCommand.self, DecryptCommand.self,
+            EncryptCommand.self, DecryptCommand.self, ScheduleCommand.self,
         ]
     )
 

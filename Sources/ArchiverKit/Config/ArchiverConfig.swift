@@ -39,9 +39,13 @@ public struct ArchiverConfig: Sendable {
     public var sources: [Source]
     /// Baidu Netdisk settings, when the file has a `baidu:` block or a `BDY_*` variable is set.
     public var baidu: Baidu?
-    /// When the daemon runs: a 5-field cron expression or a macro such as `@daily`.
-    public var schedule: String
-    /// The time zone `schedule` and `limits.window` are read in; nil means the machine's local zone (`TZ`).
+    /// When the daemon runs, parsed: the next run comes from `cronSchedule.nextRun(after:in:)` in the zone
+    /// `scheduleZone(environment:)` picks.
+    public var cronSchedule: CronSchedule
+    /// When the daemon runs, as written: a 5-field cron expression or a macro such as `@daily`.
+    public var schedule: String { cronSchedule.expression }
+    /// The `timezone:` key: the zone `schedule` and `limits.window` are read in; nil when not set, in which case
+    /// `scheduleZone(environment:)` falls back to `TZ`, then the system's zone.
     public var timeZone: TimeZone?
     /// How long a stopping daemon may take to finish the current object before it exits.
     public var shutdownTimeout: Duration
@@ -58,6 +62,8 @@ public struct ArchiverConfig: Sendable {
 
     /// The schedule used when the file sets none: 21:00 every day, as the original tool did.
     public static let defaultSchedule = "0 21 * * *"
+    /// `defaultSchedule`, parsed.
+    public static let defaultCronSchedule = CronSchedule(constant: defaultSchedule)
     /// How long a stop may take when the file does not say.
     public static let defaultShutdownTimeout = Duration.seconds(8)
     /// The name the single target of a `backend:` key gets.
@@ -101,7 +107,7 @@ public struct ArchiverConfig: Sendable {
         self.exclude = []
         self.sources = sources
         self.baidu = nil
-        self.schedule = Self.defaultSchedule
+        self.cronSchedule = Self.defaultCronSchedule
         self.timeZone = nil
         self.shutdownTimeout = Self.defaultShutdownTimeout
         self.memoryLimit = nil

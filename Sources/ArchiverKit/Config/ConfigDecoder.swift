@@ -76,7 +76,7 @@ struct ConfigDecoder {
                 draft.sourcesOrigin = .file(line: entry.line)
                 draft.sources = try sources(entry)
             case "baidu": draft.baidu = try baidu(entry, secretKeyInFile: &draft.secretKeyInFile)
-            case "schedule": draft.schedule = try value(entry, ConfigValue.schedule)
+            case "schedule": draft.schedule = try value(entry, ConfigValue.cronSchedule)
             case "timezone": draft.timeZone = try value(entry, ConfigValue.timeZone)
             case "shutdown_timeout": draft.shutdownTimeout = try value(entry, ConfigValue.duration)
             case "memory_limit": draft.memoryLimit = try value(entry, ConfigValue.memoryLimit)

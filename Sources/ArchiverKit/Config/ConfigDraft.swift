@@ -87,7 +87,7 @@ struct ConfigDraft: Sendable {
     var sources: [SourceDraft] = []
     var sourcesOrigin: ConfigOrigin?
     var baidu: BaiduDraft?
-    var schedule: String?
+    var schedule: CronSchedule?
     var timeZone: TimeZone?
     var shutdownTimeout: Duration?
     var memoryLimit: ArchiverConfig.MemoryLimit?
@@ -193,7 +193,7 @@ struct ConfigDraft: Sendable {
                 sliceSize: draft.sliceSize, maxObjectSize: draft.maxObjectSize,
                 endpoints: draft.endpoints)
         }
-        config.schedule = schedule ?? ArchiverConfig.defaultSchedule
+        config.cronSchedule = schedule ?? ArchiverConfig.defaultCronSchedule
         config.timeZone = timeZone
         config.shutdownTimeout = shutdownTimeout ?? ArchiverConfig.defaultShutdownTimeout
         config.memoryLimit = memoryLimit

@@ -44,7 +44,7 @@ enum ConfigEnvironment {
         (
             "SYNC_INTERVAL", "schedule",
             { value, draft, _, _ throws(ValueProblem) in
-                draft.schedule = try ConfigValue.schedule(value)
+                draft.schedule = try ConfigValue.cronSchedule(value)
             }
         ),
         (
@@ -114,7 +114,7 @@ enum ConfigEnvironment {
         (
             "ARCHIVER_SCHEDULE", "schedule",
             { value, draft, _, _ throws(ValueProblem) in
-                draft.schedule = try ConfigValue.schedule(value)
+                draft.schedule = try ConfigValue.cronSchedule(value)
             }
         ),
         (

@@ -87,6 +87,7 @@ public enum ConfigLoader {
         let config = try draft.build(configPath: configPath, base: base, reporter: reporter)
 
         var warnings: [String] = []
+        if let note = config.scheduleZone(environment: environment).note { warnings.append(note) }
         if let identity = config.identity, FileManager.default.isReadableFile(atPath: identity) {
             warnings.append(
                 "note: identity '\(identity)' is readable here. Backups only need the recipients; the secret key "

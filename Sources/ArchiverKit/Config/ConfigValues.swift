@@ -34,8 +34,6 @@ package enum ConfigValue {
     static let sizeForms = "use a whole number with B, KB/KiB, MB/MiB, GB/GiB (k, m, g mean KiB, MiB, GiB), or max"
     /// The smallest memory limit taken: below it the number was almost surely meant with a unit.
     static let minimumMemoryLimit = 1 << 20
-    /// The cron macros a schedule may use instead of five fields.
-    static let scheduleMacros = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]
 
     /// Parses a switch: `on`/`off`, `true`/`false`, `yes`/`no`, `1`/`0`, in any case.
     /// - Parameter text: the value.
@@ -196,29 +194,20 @@ package enum ConfigValue {
         return h * 60 + m
     }
 
-    /// Checks a schedule: five cron fields or a known macro. The scheduler parses the fields themselves.
+    /// Parses a schedule: five cron fields or a macro, checked field by field, and refused when no date matches.
     /// - Parameter text: the value.
-    /// - Returns: the schedule, trimmed, with runs of spaces collapsed.
-    /// - Throws: `ValueProblem` naming the accepted forms.
+    /// - Returns: the schedule.
+    /// - Throws: `ValueProblem` naming the field, the token and what it allows, or the accepted forms.
+    package static func cronSchedule(_ text: String) throws(ValueProblem) -> CronSchedule {
+        try CronSchedule(parsing: text)
+    }
+
+    /// Checks a schedule as `cronSchedule` does.
+    /// - Parameter text: the value.
+    /// - Returns: the schedule, trimmed, with runs of spaces collapsed and a macro lowercased.
+    /// - Throws: `ValueProblem` naming the field, the token and what it allows, or the accepted forms.
     package static func schedule(_ text: String) throws(ValueProblem) -> String {
-        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
-        let form =
-            "use five cron fields (minute hour day month weekday, e.g. \"0 21 * * *\") or "
-            + scheduleMacros.joined(separator: ", ")
-        if fields.count == 1, fields[0].hasPrefix("@") {
-            let macro = fields[0].lowercased()
-            guard scheduleMacros.contains(macro) else { throw ValueProblem("is not a known macro: \(form)") }
-            return macro
-        }
-        guard fields.count == 5 else {
-            let seconds = fields.count == 6 ? " (a seconds field is not supported)" : ""
-            throw ValueProblem("has \(fields.count) fields, not 5\(seconds): \(form)")
-        }
-        let cronCharacters = Set("0123456789*,-/?LW#ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-        guard fields.allSatisfy({ $0.allSatisfy(cronCharacters.contains) }) else {
-            throw ValueProblem("has characters a cron field cannot hold: \(form)")
-        }
-        return fields.joined(separator: " ")
+        try cronSchedule(text).expression
     }
 
     /// Parses an IANA time zone name (`Asia/Shanghai`, `UTC`).
