@@ -12,7 +12,7 @@ struct Archiver: AsyncParsableCommand {
         discussion: ExitStatus.help,
         version: "0.1.0",
         subcommands: [
-            InitCommand.self, BackupCommand.self, RestoreCommand.self, VerifyCommand.self, StatusCommand.self,
+            InitCommand.self, BackupCommand.self, DaemonCommand.self, RestoreCommand.self, VerifyCommand.self, StatusCommand.self,
             LsCommand.self, VersionsCommand.self, AuthCommand.self, ImportTokenCommand.self, KeyCommand.self,
             EncryptCommand.self, DecryptCommand.self, ScheduleCommand.self,
         ]
