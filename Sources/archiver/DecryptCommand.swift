@@ -28,6 +28,9 @@ struct DecryptCommand: ParsableCommand {
     @Flag(help: "Replace the output if it exists.")
     var force = false
 
+    @Option(help: "Refuse a plaintext larger than this (such as 20GiB): a small hostile object cannot fill the disk.")
+    var maxSize: String?
+
     @Argument(help: "The input file, or - for stdin.")
     var input: String
 
@@ -43,11 +46,20 @@ struct DecryptCommand: ParsableCommand {
             throw ArchiverError(.usage, "no identity: pass -i IDENTITY_FILE (or --passphrase-file FILE)")
         }
         let compressed = gunzip || input.hasSuffix(".gz.age")
+        var limit: Int64?
+        if let maxSize {
+            do {
+                limit = Int64(try ConfigValue.byteCount(maxSize))
+            } catch {
+                throw ArchiverError(.usage, "--max-size '\(maxSize)' \(error.text)")
+            }
+        }
         let source = try openInput(input)
         let out = try OutputFile(path: output, overwrite: force, mode: 0o600)
         let options = DecodeOptions(identities: identities, compression: compressed ? .gzip(level: 0) : .none)
         do {
-            _ = try ObjectPipeline.decode(from: source, to: out.sink, options: options)
+            let sink: any ByteSink = limit.map { SizeCappedSink(out.sink, limit: $0) } ?? out.sink
+            _ = try ObjectPipeline.decode(from: source, to: sink, options: options)
             try out.commit()
         } catch var error as ArchiverError {
             out.discard()
