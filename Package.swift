@@ -16,6 +16,8 @@ let package = Package(
     products: [
         .executable(name: "archiver", targets: ["archiver"]),
         .library(name: "ArchiverKit", targets: ["ArchiverKit"]),
+        // For the libFuzzer package in fuzz/, which depends on this one by path.
+        .library(name: "FuzzEntries", targets: ["FuzzEntries"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -98,6 +100,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The parsers' fuzz entry points: called by the libFuzzer executables in fuzz/ and by FuzzReplayTests,
+        // which replays the saved corpus and every crash input in ordinary test runs.
+        .target(name: "FuzzEntries", dependencies: ["Age", "Codecs", "ArchiverKit", "Backends"], swiftSettings: strict),
         // Helpers shared by the test targets: temporary trees, the CLI runner, test-data lookup.
         .target(
             name: "ArchiverTestSupport",
@@ -130,5 +135,6 @@ let package = Package(
             dependencies: ["ArchiverKit", "Age", "ArchiverTestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzEntries"], swiftSettings: strict),
     ]
 )

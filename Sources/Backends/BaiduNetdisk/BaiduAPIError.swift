@@ -5,7 +5,7 @@ import ArchiverKit
 /// Baidu answers errors in three envelopes: OAuth `{error, error_description}` (HTTP 400), xpan
 /// `{errno, errmsg}` (usually HTTP 200, newer gateways `{errno, show_msg}`), and PCS `{error_code, error_msg}`
 /// (HTTP 4xx/5xx). A status without a recognisable body is kept as `.http`.
-struct BaiduAPIError: Error, Sendable, CustomStringConvertible {
+package struct BaiduAPIError: Error, Sendable, CustomStringConvertible {
     enum Envelope: Sendable, Equatable {
         case oauth
         case xpan
@@ -27,7 +27,7 @@ struct BaiduAPIError: Error, Sendable, CustomStringConvertible {
     /// The whole answer, for calls whose errors carry details (`filemanager`'s per-item `info`).
     var body: JSONValue?
 
-    var description: String {
+    package var description: String {
         var text = "Baidu \(call) failed: "
         if let oauthError {
             text += oauthError + (message.isEmpty ? "" : " (\(message))")
@@ -46,7 +46,7 @@ struct BaiduAPIError: Error, Sendable, CustomStringConvertible {
     ///   - body: the parsed JSON, nil when the body is not JSON.
     ///   - status: the HTTP status.
     ///   - call: the call's name.
-    static func from(body: JSONValue?, status: Int, call: String) -> BaiduAPIError? {
+    package static func from(body: JSONValue?, status: Int, call: String) -> BaiduAPIError? {
         let requestID = body?["request_id"]?.string
         func make(_ envelope: Envelope, code: Int?, oauth: String? = nil, message: String?) -> BaiduAPIError {
             BaiduAPIError(
@@ -71,7 +71,7 @@ struct BaiduAPIError: Error, Sendable, CustomStringConvertible {
 }
 
 /// What to do about a failed call: Baidu's error table (section 7 of the API notes) turned into actions.
-enum BaiduErrorAction: Equatable, Sendable {
+package enum BaiduErrorAction: Equatable, Sendable {
     /// Exponential backoff with jitter, a bounded number of times (network errors, 5xx, 31034, 42000).
     case backoff
     /// A long pause before retrying (20012, daily and total call quotas 17 and 19).
@@ -92,7 +92,7 @@ enum BaiduErrorAction: Equatable, Sendable {
     /// Classifies an error answer.
     /// - Parameter error: the answer.
     /// - Returns: the action for it.
-    static func classify(_ error: BaiduAPIError) -> BaiduErrorAction {
+    package static func classify(_ error: BaiduAPIError) -> BaiduErrorAction {
         if error.envelope == .oauth { return .fail }
         guard let code = error.code else {
             return error.status >= 500 || error.status == 429 ? .backoff : .fail
@@ -140,7 +140,7 @@ extension ArchiverError {
     ///   - error: Baidu's answer.
     ///   - subject: the object or path concerned.
     ///   - doing: what was being done, as a verb phrase (`upload object x`).
-    init(baidu error: BaiduAPIError, subject: String?, doing: String) {
+    package init(baidu error: BaiduAPIError, subject: String?, doing: String) {
         let base = "cannot \(doing): \(error)"
         switch (BaiduErrorAction.classify(error), error.code) {
         case (.quota, _):

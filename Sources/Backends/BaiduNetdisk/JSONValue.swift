@@ -2,7 +2,7 @@ import Foundation
 
 /// A parsed JSON document, as Baidu's answers arrive: read field by field, because the same field is a number in
 /// one answer and a string in another (`request_id`), and error envelopes differ between Baidu's hosts.
-enum JSONValue: Sendable, Equatable, Decodable {
+package enum JSONValue: Sendable, Equatable, Decodable {
     case null
     case bool(Bool)
     /// Integers keep full 64-bit precision (`fs_id` does not fit a Double).
@@ -12,7 +12,7 @@ enum JSONValue: Sendable, Equatable, Decodable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         if var array = try? decoder.unkeyedContainer() {
             var items: [JSONValue] = []
             while !array.isAtEnd { items.append(try array.decode(JSONValue.self)) }
@@ -42,17 +42,17 @@ enum JSONValue: Sendable, Equatable, Decodable {
     }
 
     /// Parses JSON text; nil when it is not JSON.
-    static func parse(_ bytes: some Collection<UInt8>) -> JSONValue? {
+    package static func parse(_ bytes: some Collection<UInt8>) -> JSONValue? {
         try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
     }
 
-    subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         if case .object(let fields) = self { return fields[key] }
         return nil
     }
 
     /// The value as an integer: a JSON integer, a whole double, or digits in a string (Baidu mixes them).
-    var int: Int64? {
+    package var int: Int64? {
         switch self {
         case .integer(let value): return value
         case .double(let value): return value.rounded() == value ? Int64(exactly: value) : nil
@@ -63,7 +63,7 @@ enum JSONValue: Sendable, Equatable, Decodable {
     }
 
     /// The value as text: strings as they are, numbers in decimal.
-    var string: String? {
+    package var string: String? {
         switch self {
         case .string(let text): return text
         case .integer(let value): return String(value)
@@ -72,7 +72,7 @@ enum JSONValue: Sendable, Equatable, Decodable {
         }
     }
 
-    var array: [JSONValue]? {
+    package var array: [JSONValue]? {
         if case .array(let items) = self { return items }
         return nil
     }

@@ -1,0 +1,1 @@
+// Nothing for Swift to call: this target only supplies the executable's entry point (see fuzz_driver.c).
