@@ -336,6 +336,8 @@ public final class BackupEngine: Sendable {
     }
 
     struct Fingerprint: Equatable {
+        /// As a pending upload records it: a plan is resumed only for the same text.
+        var text: String { "\(size):\(mtimeNs):\(ctimeNs):\(inode)" }
         var size: Int64
         var mtimeNs: Int64
         var ctimeNs: Int64
@@ -378,12 +380,12 @@ public final class BackupEngine: Sendable {
         let store = ObjectStore(
             backend: backend, namer: self.store.namer, recipients: self.store.recipients,
             compression: source.compression)
+        let recipients = store.recipients.map(\.description).sorted()
         var ledger: UploadLedger?
         if let catalog, runID != nil, backend.capabilities.needsDigestsBeforeUpload {
             ledger = UploadLedger(
                 catalog: catalog, repositoryID: repositoryID, source: source.remote, path: path,
-                fingerprint: "\(before.size):\(before.mtimeNs):\(before.ctimeNs):\(before.inode)",
-                recipients: store.recipients.map(\.description).sorted().joined(separator: "\n"))
+                fingerprint: before.fingerprint.text, recipients: recipients.joined(separator: "\n"))
         }
         let content = try await store.store(
             fd: fd, size: before.size, fileName: BytePath.display(before.name), naming: naming, label: display,
@@ -395,7 +397,7 @@ public final class BackupEngine: Sendable {
             NewContent(
                 repositoryID: repositoryID, runID: runID, plaintextSHA256: content.plaintextSHA256,
                 plaintextSize: content.plaintextSize, encrypted: content.encrypted,
-                recipients: store.recipients.map(\.description).sorted(), compression: content.payload.catalogName,
+                recipients: recipients, compression: content.payload.catalogName,
                 formatID: content.formatID),
             objects: content.objects.enumerated().map { index, segment in
                 NewObject(

@@ -201,9 +201,7 @@ struct ObjectStore: Sendable {
                     options: options)
             }
             try check(result)
-            guard result.plaintextSize == length else {
-                throw ArchiverError(.sourceChanged, "the file changed size while it was read", subject: label)
-            }
+            try Self.requireLength(result, length, label: label)
             let info = try await writer.commit()
             return (segment(result, info), result)
         } catch {
@@ -291,6 +289,13 @@ struct ObjectStore: Sendable {
         }
     }
 
+    /// Both passes read exactly the planned length, or the file changed under them.
+    private static func requireLength(_ result: EncodedObject, _ length: Int64, label: String) throws {
+        guard result.plaintextSize == length else {
+            throw ArchiverError(.sourceChanged, "the file changed size while it was read", subject: label)
+        }
+    }
+
     /// Pass 1: encodes from a fresh secret into nothing, keeping the digests, and returns the plan to record.
     private func hashPass(
         fd: Int32, offset: Int64, length: Int64, options base: EncodeOptions, name: ObjectName, label: String,
@@ -307,9 +312,7 @@ struct ObjectStore: Sendable {
                 from: FileRangeSource(fd: fd, offset: offset, length: length, label: label), to: DiscardSink(),
                 options: pass)
         }
-        guard result.plaintextSize == length else {
-            throw ArchiverError(.sourceChanged, "the file changed size while it was read", subject: label)
-        }
+        try Self.requireLength(result, length, label: label)
         return PendingUpload(
             repositoryID: ledger?.repositoryID ?? "", source: ledger?.source ?? "", path: ledger?.path ?? [],
             segment: index, objectName: name.value, fingerprint: ledger?.fingerprint ?? "", secret: secret.bytes,

@@ -114,7 +114,7 @@ public enum MemoryBudget {
             if Int64(slice) > budget {
                 slice = max(minimumSlice, Int(budget >> 20) << 20)
             }
-            if concurrency != baidu.uploadConcurrency { baidu.uploadConcurrency = concurrency }
+            baidu.uploadConcurrency = concurrency
             if slice != (baidu.sliceSize ?? largestSlice) { baidu.sliceSize = slice }
             config.baidu = baidu
         }
