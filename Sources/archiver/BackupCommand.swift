@@ -28,7 +28,9 @@ struct BackupCommand: AsyncParsableCommand {
     func run() async throws {
         let (plan, config) = try MemoryBudget.plan(try options.load(), environment: ProcessInfo.processInfo.environment)
         if plan.limit != nil && !json { Terminal.note(plan.description) }
-        let outcome = try await BackupRunner(config: config, target: target, dryRun: dryRun, json: json).run()
+        let outcome = try await BackupRunner(
+            config: config, target: target, dryRun: dryRun, style: ProgressStyle.forCommand(json: json)
+        ).run()
         if outcome.partial { throw ExitCode(ExitStatus.partial) }
     }
 }
@@ -38,7 +40,7 @@ struct BackupRunner {
     let config: ArchiverConfig
     let target: String?
     var dryRun = false
-    var json = false
+    var style = ProgressStyle.log(every: 30)
     var logger = Logger(label: "archiver.backup")
 
     /// What the run came to over all targets.
@@ -48,6 +50,8 @@ struct BackupRunner {
         /// The runs' summaries, by target name.
         var summaries: [(target: String, summary: BackupSummary)] = []
     }
+
+    var json: Bool { style == .json }
 
     /// Backs up to every selected target; an absent target is skipped with a notice when there are several.
     /// - Throws: `ArchiverError` for what stops a run (no target at all, quota, login needed, the catalog).
@@ -67,10 +71,28 @@ struct BackupRunner {
             let catalog: Catalog? = opened.backend.persists ? try Catalog(path: config.catalog) : nil
             let lock = try catalog?.acquireRunLock(command: "backup")
             defer { lock?.release() }
+            let meter = TransferMeter(limits: config.limits, zone: config.scheduleZone().zone)
+            let progress = RunProgress(style: style, meter: meter, target: target.name)
+            if style == .live && !dryRun {
+                // A scan first (one stat per file, nothing read) gives the total an ETA; only people watching need it.
+                let scan = try await BackupEngine(
+                    config: config, catalog: catalog, backend: opened.backend, repositoryID: opened.marker.id,
+                    dryRun: true, logger: logger, meter: meter
+                ).run()
+                progress.expect(files: scan.wouldStore, bytes: scan.wouldStoreBytes)
+            }
             let engine = BackupEngine(
                 config: config, catalog: catalog, backend: opened.backend, repositoryID: opened.marker.id,
-                dryRun: dryRun, logger: logger, progress: TerminalProgress())
-            let summary = try await engine.run()
+                dryRun: dryRun, logger: logger, progress: progress, meter: meter)
+            progress.start()
+            let summary: BackupSummary
+            do {
+                summary = try await engine.run()
+                progress.stop()
+            } catch {
+                progress.stop()
+                throw error
+            }
             report(summary, target: target)
             outcome.summaries.append((target.name, summary))
             if summary.status == .partial { outcome.partial = true }
@@ -100,7 +122,7 @@ struct BackupRunner {
         let c = s.counts
         if json {
             printJSON([
-                "target": target.name, "run": s.runID as Any, "status": s.status.rawValue, "files_seen": c.filesSeen,
+                "event": "summary", "target": target.name, "run": s.runID as Any, "status": s.status.rawValue, "files_seen": c.filesSeen,
                 "stored": c.stored, "unchanged": c.unchanged, "deduplicated": c.deduplicated, "failed": c.failed,
                 "bytes_read": c.bytesRead, "bytes_stored": c.bytesStored, "seconds": s.seconds,
                 "dry_run": dryRun, "would_store": s.wouldStore, "would_store_bytes": s.wouldStoreBytes,
@@ -120,13 +142,5 @@ struct BackupRunner {
             format: "%@: %lld stored, %lld unchanged, %lld deduplicated, %lld failed; read %@, stored %@; %.1f MB/s; %.1f s",
             "backup to \(target.name) \(s.status.rawValue)" as NSString, c.stored, c.unchanged, c.deduplicated, c.failed,
             formatBytes(c.bytesRead) as NSString, formatBytes(c.bytesStored) as NSString, rate, s.seconds))
-    }
-}
-
-/// Progress on stderr: one line per stored file (steady, log-friendly).
-struct TerminalProgress: BackupProgress {
-    func storing(path: String, size: Int64) {}
-    func finished(path: String, outcome: String) {
-        if !outcome.hasPrefix("failed") { Terminal.note("  \(outcome): \(path)") }
     }
 }

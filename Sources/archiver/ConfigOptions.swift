@@ -67,7 +67,7 @@ func formatBytes(_ n: Int64) -> String {
 
 /// Prints a JSON object on stdout (for `--json`).
 func printJSON(_ object: [String: Any]) {
-    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
         Terminal.output(String(decoding: data, as: UTF8.self))
     }
 }

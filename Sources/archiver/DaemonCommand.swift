@@ -69,6 +69,10 @@ struct DaemonCommand: AsyncParsableCommand {
                     throw CancellationError()
                 } catch let error as ArchiverError {
                     Terminal.warning("daemon: run failed: \(error.description)")
+                } catch {
+                    // Whatever else one run meets (a database or system error) must not end the daemon: the next
+                    // scheduled run may well succeed, and an exit 0 here would look like a clean stop.
+                    Terminal.warning("daemon: run failed: \(error)")
                 }
             }
             if !finished { break }

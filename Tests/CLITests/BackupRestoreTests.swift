@@ -118,7 +118,8 @@ func compareTrees(_ a: String, _ b: String, ignoring: Set<String> = []) throws {
 
         // Second run: nothing changed, nothing stored.
         let json = try setup.run(["backup", "--json"])
-        let summary = try JSONSerialization.jsonObject(with: Data(json.stdout)) as? [String: Any]
+        let lastLine = json.stdoutText.split(separator: "\n").last.map(String.init) ?? ""
+        let summary = try JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any]
         #expect(summary?["stored"] as? Int == 0)
         #expect((summary?["unchanged"] as? Int ?? 0) >= 9)
 

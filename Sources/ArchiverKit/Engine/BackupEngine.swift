@@ -44,6 +44,8 @@ public final class BackupEngine: Sendable {
     let progress: (any BackupProgress)?
     let store: ObjectStore
     let dryRun: Bool
+    /// Counts and paces the run's uploads.
+    public let meter: TransferMeter
 
     /// Attempts per file when it changes while read.
     static let attempts = 3
@@ -60,9 +62,10 @@ public final class BackupEngine: Sendable {
     ///   - dryRun: scan and compare only; read and store nothing.
     ///   - logger: where to log.
     ///   - progress: live progress, if wanted.
+    ///   - meter: counts the bytes uploaded and paces them by `limits:`; by default a meter for the config's limits.
     public init(
         config: ArchiverConfig, catalog: Catalog?, backend: any RemoteBackend, repositoryID: String,
-        dryRun: Bool = false, logger: Logger, progress: (any BackupProgress)? = nil
+        dryRun: Bool = false, logger: Logger, progress: (any BackupProgress)? = nil, meter: TransferMeter? = nil
     ) {
         self.config = config
         self.catalog = catalog
@@ -71,9 +74,11 @@ public final class BackupEngine: Sendable {
         self.logger = logger
         self.progress = progress
         self.dryRun = dryRun
+        let meter = meter ?? TransferMeter(limits: config.limits, zone: config.scheduleZone().zone)
+        self.meter = meter
         self.store = ObjectStore(
             backend: backend, namer: ObjectNamer(repositoryID: repositoryID, capabilities: backend.capabilities),
-            recipients: config.encryption ? config.recipients : [], compression: config.compression)
+            recipients: config.encryption ? config.recipients : [], compression: config.compression, meter: meter)
     }
 
     /// Runs the backup.
@@ -379,7 +384,7 @@ public final class BackupEngine: Sendable {
             ? .mirror(source: source.remote, path: path, tag: "v\(runID ?? 0)-\(ObjectNamer.randomHex(3))") : .opaque
         let store = ObjectStore(
             backend: backend, namer: self.store.namer, recipients: self.store.recipients,
-            compression: source.compression)
+            compression: source.compression, meter: meter)
         let recipients = store.recipients.map(\.description).sorted()
         var ledger: UploadLedger?
         if let catalog, runID != nil, backend.capabilities.needsDigestsBeforeUpload {

@@ -70,6 +70,8 @@ struct ObjectStore: Sendable {
     let namer: ObjectNamer
     let recipients: [X25519Recipient]
     let compression: CompressionMode
+    /// Counts and paces the bytes of uploads (progress and `limits:`); nil for neither.
+    var meter: TransferMeter? = nil
 
     /// Segments hold whole MiBs of plaintext (whole 64 KiB units under small limits).
     static let segmentGranularity = 1 << 20
@@ -195,10 +197,12 @@ struct ObjectStore: Sendable {
         segment: (EncodedObject, ObjectInfo) -> StoredSegment
     ) async throws -> (StoredSegment, EncodedObject) {
         do {
+            let meter = self.meter
             let result = try await BlockingWork.run("archiver.store") {
-                try ObjectPipeline.encode(
-                    from: FileRangeSource(fd: fd, offset: offset, length: length, label: label), to: writer,
-                    options: options)
+                let source: any ByteSource = FileRangeSource(fd: fd, offset: offset, length: length, label: label)
+                return try ObjectPipeline.encode(
+                    from: meter.map { MeteredSource(source, meter: $0) } ?? source,
+                    to: meter.map { MeteredSink(writer, meter: $0) } ?? writer, options: options)
             }
             try check(result)
             try Self.requireLength(result, length, label: label)
