@@ -20,6 +20,7 @@ struct Archiver: AsyncParsableCommand {
 
     static func main() async {
         MemoryTuning.apply()
+        LogOutput.bootstrap()
         Interrupts.install()
         do {
             var command = try parseAsRoot()

@@ -18,6 +18,7 @@ struct ConfigOptions: ParsableArguments {
         }
         Backends.registerAll()
         let loaded = try ConfigLoader.load(path: path, environment: environment)
+        try LogOutput.configure(level: loaded.config.logLevel, file: loaded.config.logFile)
         for warning in loaded.warnings where !(identityNeeded && warning.contains("identity")) {
             Terminal.warning(warning)
         }

@@ -1,17 +1,18 @@
 import Foundation
 
-/// Messages for people go to stderr; stdout carries only what a script may parse (recipients, JSON).
+/// Messages for people go to stderr (and `log_file:`); stdout carries only what a script may parse (recipients,
+/// JSON).
 enum Terminal {
     static func error(_ message: String) {
-        FileHandle.standardError.write(Data("archiver: error: \(message)\n".utf8))
+        LogOutput.write("archiver: error: \(message)", level: "error")
     }
 
     static func warning(_ message: String) {
-        FileHandle.standardError.write(Data("archiver: warning: \(message)\n".utf8))
+        LogOutput.write("archiver: warning: \(message)", level: "warning")
     }
 
     static func note(_ message: String) {
-        FileHandle.standardError.write(Data("\(message)\n".utf8))
+        LogOutput.write(message, level: "notice")
     }
 
     static func output(_ line: String) {

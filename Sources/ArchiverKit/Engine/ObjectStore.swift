@@ -140,10 +140,13 @@ struct ObjectStore: Sendable {
                 }
             }
         } catch {
-            // A run that stops (login needed, quota, a signal) keeps what it uploaded and its plans, to resume;
-            // a file that failed on its own leaves nothing behind.
+            // A run that stops (login needed, quota, a signal) keeps what it uploaded and its plans, to resume; so
+            // does a resumable upload the backend failed after its retries (a network down for an hour must not cost
+            // the slices of a 10 GB video already sent). Any other failure of one file leaves nothing behind.
+            let code = (error as? ArchiverError)?.code
             let stopsTheRun = (error as? ArchiverError).map(BackupEngine.stopsTheRun) ?? (error is CancellationError)
-            if !stopsTheRun {
+            let resumable = ledger != nil && code == .backend
+            if !stopsTheRun && !resumable {
                 for segment in stored { try? await backend.delete(segment.name) }
                 try? ledger?.eraseAll()
             }

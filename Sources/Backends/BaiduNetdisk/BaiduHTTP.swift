@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -15,6 +16,9 @@ enum BaiduHTTP {
             connectionPool: HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(60)))
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
+
+    /// Every request at `trace` level, URL redacted; never headers or bodies (they carry tokens and codes).
+    static let logger = Logger(label: "archiver.baidu.http")
 
     /// The User-Agent Baidu's documentation sends, and which dlink downloads require.
     static let userAgent = "pan.baidu.com"
@@ -56,8 +60,10 @@ enum BaiduHTTP {
     /// - Throws: `TransportError` when no whole answer arrives; `CancellationError` when cancelled.
     static func send(_ call: Call, name: String, limit: Int = maxAnswerBytes) async throws -> Reply {
         do {
+            let started = ContinuousClock.now
             let response = try await start(call)
             let body = try await response.body.collect(upTo: limit)
+            logger.trace("\(name): \(response.status.code), \(body.readableBytes) bytes in \(ContinuousClock.now - started)")
             return Reply(status: Int(response.status.code), headers: response.headers, body: body)
         } catch {
             throw transportError(error, name: name)
@@ -66,6 +72,7 @@ enum BaiduHTTP {
 
     /// Sends a request and returns as soon as the head arrives; the caller streams the body.
     static func start(_ call: Call) async throws -> HTTPClientResponse {
+        logger.trace("\(call.method) \(BaiduRedaction.redact(call.url))")
         var request = HTTPClientRequest(url: call.url)
         request.method = call.method
         request.headers.add(name: "User-Agent", value: userAgent)

@@ -1,5 +1,6 @@
 import ArchiverKit
 import Foundation
+import Logging
 import Synchronization
 
 /// What Baidu's token endpoint grants (a device login or a refresh).
@@ -152,6 +153,7 @@ final class TokenStore: Sendable {
         }
         let tokens = Tokens(grant, now: now())
         try write(tokens)
+        tokenLogger.debug("refreshed the Baidu access token (\(rejected == nil ? "due to expire" : "refused")); the new pair is saved, valid until \(tokens.expiresAt)")
         return tokens.accessToken
     }
 
@@ -219,3 +221,6 @@ final class TokenStore: Sendable {
         try TokenFiles.writeAtomically(Array(bytes), to: loginNeededPath)
     }
 }
+
+/// Token events at `debug` level: when and why, never a token.
+private let tokenLogger = Logger(label: "archiver.baidu.token")
