@@ -93,7 +93,15 @@ struct ObjectNamer: Sendable {
 
     static func randomHex(_ byteCount: Int) -> String {
         var rng = SystemRandomNumberGenerator()
-        return (0..<byteCount).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &rng)) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(byteCount * 2)
+        for _ in 0..<byteCount {
+            let byte = UInt8.random(in: 0...255, using: &rng)
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     static func timestamp(_ date: Date) -> String {

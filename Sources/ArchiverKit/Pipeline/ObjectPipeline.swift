@@ -144,8 +144,8 @@ public enum ObjectPipeline {
         let payload = try head.withUnsafeBytes {
             try decideCompression(options.compression, fileName: options.fileName, firstBlock: $0)
         }
-        let source = PrefixedSource(head: consume head, rest: source)
         let formatID = Self.formatID(payload, blockSize: blockSize)
+        let singleBlock = headCount < blockSize
         if let expected = options.expectedFormatID, expected != formatID {
             throw ArchiverError(
                 .internalError,
@@ -168,13 +168,32 @@ public enum ObjectPipeline {
         var emitter = PayloadEmitter(
             encryptor: encryptor, sink: sink,
             hasher: StoredHasher(digests: options.digests, sliceSize: options.sliceSize))
+        let reader = PlaintextReader()
+        if singleBlock {
+            // The whole source is one block, already read: the bytes the threaded path would make (one member or
+            // frame, or the block itself), made here without starting threads or buffer pools, which cost more
+            // than the work itself for the small files that are most of a photo or document tree.
+            try head.withUnsafeBytes { plaintext in
+                reader.hash(plaintext)
+                if payload.isCompressed {
+                    var out: [UInt8] = []
+                    out.reserveCapacity(headCount + headCount / 8 + 1024)
+                    try makeCompressor(payload, blockSize: blockSize).compressBlock(plaintext, appendingTo: &out)
+                    try out.withUnsafeBytes { try emitter.feed($0) }
+                } else {
+                    try emitter.feed(plaintext)
+                }
+            }
+            try emitter.finish()
+            return finished(emitter, reader: reader, payload: payload, formatID: formatID, encrypted: encryptor != nil)
+        }
+        let source = PrefixedSource(head: consume head, rest: source)
 
         let workers = payload.isCompressed ? max(1, options.workers) : 0
         let coordinator = StageCoordinator<Block, Block>(tickets: max(2, options.inFlight + workers))
         let inputs = BufferPool(fixedSize: blockSize)
         let outputs = BufferPool(capacity: blockSize + blockSize / 8 + 1024)
         let group = DispatchGroup()
-        let reader = PlaintextReader()
 
         // Reader: hashes plaintext and passes blocks on, to the workers or straight to the emitter.
         startThread(named: "archiver.read", group: group) { [source] in
@@ -233,11 +252,17 @@ public enum ObjectPipeline {
         }
         group.wait()
         if let failure = coordinator.firstFailure { throw failure }
+        return finished(emitter, reader: reader, payload: payload, formatID: formatID, encrypted: encryptor != nil)
+    }
 
+    private static func finished(
+        _ emitter: PayloadEmitter, reader: PlaintextReader, payload: PayloadCompression, formatID: String,
+        encrypted: Bool
+    ) -> EncodedObject {
         var hasher = emitter.hasher
         let stored = hasher.finish()
         return EncodedObject(
-            compression: payload, encrypted: encryptor != nil,
+            compression: payload, encrypted: encrypted,
             plaintextSize: reader.count, plaintextSHA256: reader.digest(),
             storedSize: hasher.count, storedMD5: stored.md5, storedSHA256: stored.sha256,
             sliceMD5s: stored.slices, headMD5: stored.head, formatID: formatID)
