@@ -35,7 +35,7 @@ struct ImportE2bdyCommand: AsyncParsableCommand {
     @Option(name: .customLong("recipient"), help: "An age recipient to encrypt to. Repeatable.")
     var recipients: [String] = []
 
-    @Option(help: "When encrypting and no --recipient: write a new identity here (default: archiver-key.txt beside the new config).")
+    @Option(help: "When encrypting and no --recipient: write a new identity here (default: beside the config).")
     var identityOut: String?
 
     @Option(help: "The repository's folder under /apps/<app name>/, apart from the old .e2bdy files.")
@@ -92,22 +92,31 @@ struct ImportE2bdyCommand: AsyncParsableCommand {
     /// What was done and what to keep.
     private func report(_ legacy: E2bdyConfig, outPath: String, tokenPath: String, identity: String?) {
         for note in legacy.notes { Terminal.note(note) }
-        var lines = ["Wrote \(outPath) (mode 0600): \(legacy.mappings.count) folder(s) to Baidu app \(legacy.appName), "
-            + "schedule '\(legacy.schedule)' in \(E2bdyConfig.timeZone), encryption \(legacy.encrypted ? "on" : "off")."]
+        var lines = [
+            "Wrote \(outPath) (mode 0600): \(legacy.mappings.count) folder(s) to Baidu app \(legacy.appName), "
+                + "schedule '\(legacy.schedule)' in \(E2bdyConfig.timeZone), "
+                + "encryption \(legacy.encrypted ? "on" : "off")."
+        ]
         if let tokens = legacy.tokens {
-            let expiry = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(tokens.expiresAt)))
-            lines.append("Moved the Baidu login to \(tokenPath) (mode 0600; access token valid until \(expiry), "
-                + "refreshed when due): no new login needed. Stop the encrypt2bdy container now: a refresh token "
-                + "works once, so only one tool may refresh it.")
+            let expiry = ISO8601DateFormatter().string(
+                from: Date(timeIntervalSince1970: TimeInterval(tokens.expiresAt)))
+            lines.append(
+                "Moved the Baidu login to \(tokenPath) (mode 0600; access token valid until \(expiry), "
+                    + "refreshed when due): no new login needed. Stop the encrypt2bdy container now: a refresh token "
+                    + "works once, so only one tool may refresh it.")
         }
         if let identity {
-            lines.append("Wrote a new age identity to \(identity): it is needed to restore. Keep it, and a copy, "
-                + "off this machine, and remove it from here once copied.")
+            lines.append(
+                "Wrote a new age identity to \(identity): it is needed to restore. Keep it, and a copy, "
+                    + "off this machine, and remove it from here once copied.")
         }
         lines.append("Next: archiver init --config \(outPath), then archiver backup --config \(outPath).")
-        lines.append("Keep the old keys: the .e2bdy files already on Baidu are still encrypt2bdy's. Files from before "
-            + "December 2023 need config/encrypt.key: archiver decrypt --fernet-key encrypt.key FILE.e2bdy -o OUT. "
-            + "Later ones need USER_PASSKEY in a file: archiver decrypt --aescrypt-passphrase-file FILE FILE.e2bdy -o OUT.")
+        lines.append(
+            "Keep the old keys: the .e2bdy files already on Baidu are still encrypt2bdy's. Files from before "
+                + "December 2023 need config/encrypt.key: archiver decrypt --fernet-key encrypt.key FILE.e2bdy -o OUT. "
+                + "Later ones need USER_PASSKEY in a file: "
+                + "archiver decrypt --aescrypt-passphrase-file FILE FILE.e2bdy -o OUT."
+        )
         if legacy.hasPasskey {
             lines.append("The old config holds USER_PASSKEY: save it somewhere safe before deleting that file.")
         }

@@ -28,29 +28,35 @@ import Testing
 
     static func destination(recipients: [String] = []) -> E2bdyConfig.Destination {
         E2bdyConfig.Destination(
-            configPath: "/config/archiver.yml", tokenFile: "/config/baidu-token.json", catalog: "/config/catalog.sqlite",
+            configPath: "/config/archiver.yml", tokenFile: "/config/baidu-token.json",
+            catalog: "/config/catalog.sqlite",
             recipients: recipients, subfolder: "archiver")
     }
 
     @Test func readsTheFileAsTheOriginalDid() throws {
         let config = try Self.parse()
         #expect(config.appKey == "file-key" && config.secretKey == "file-secret" && config.appName == "e2bdy")
-        #expect(config.tokens == .init(accessToken: "121.access", refreshToken: "122.refresh", expiresAt: 1_798_000_000))
+        #expect(
+            config.tokens == .init(accessToken: "121.access", refreshToken: "122.refresh", expiresAt: 1_798_000_000))
         #expect(!config.encrypted && !config.hasPasskey)
         #expect(config.schedule == "0 21 * * *")
         // A trailing slash is dropped; a relative folder is resolved from the folder above config/, where the
         // original ran.
-        #expect(config.mappings == [
-            .init(local: "/hdd/photos", remote: "photos"), .init(local: "/nas/e2bdy/docs", remote: "backup/docs"),
-        ])
+        #expect(
+            config.mappings == [
+                .init(local: "/hdd/photos", remote: "photos"), .init(local: "/nas/e2bdy/docs", remote: "backup/docs"),
+            ])
     }
 
     @Test func variablesOverrideTheFile() throws {
-        let config = try Self.parse(Self.yaml, [
-            "BDY_APP_KEY": "env-key", "BDY_SECRET_KEY": "env-secret", "BDY_APP_NAME": "mybackup",
-            "SYNC_INTERVAL": "15 4 * * 1", "ENCRYPT_UPLOAD": "1", "USER_PASSKEY": "pass",
-            "SYNC_PATH": "/mnt/a=a, /mnt/b=b/c", "BDY_USER_REFRESH_TOKEN": "ignored: never read from the environment",
-        ])
+        let config = try Self.parse(
+            Self.yaml,
+            [
+                "BDY_APP_KEY": "env-key", "BDY_SECRET_KEY": "env-secret", "BDY_APP_NAME": "mybackup",
+                "SYNC_INTERVAL": "15 4 * * 1", "ENCRYPT_UPLOAD": "1", "USER_PASSKEY": "pass",
+                "SYNC_PATH": "/mnt/a=a, /mnt/b=b/c",
+                "BDY_USER_REFRESH_TOKEN": "ignored: never read from the environment",
+            ])
         #expect(config.appKey == "env-key" && config.secretKey == "env-secret" && config.appName == "mybackup")
         #expect(config.schedule == "15 4 * * 1")
         #expect(config.encrypted && config.hasPasskey)
@@ -65,7 +71,9 @@ import Testing
         #expect(config.mappings == [.init(local: "/srv/x", remote: "x")])
     }
 
-    @Test(arguments: [("600", "*/10 * * * *"), ("3600", "0 */1 * * *"), ("21600", "0 */6 * * *"), ("86400", "0 0 * * *")])
+    @Test(arguments: [
+        ("600", "*/10 * * * *"), ("3600", "0 */1 * * *"), ("21600", "0 */6 * * *"), ("86400", "0 0 * * *"),
+    ])
     func earlyReleasesIntervalInSecondsBecomesCron(seconds: String, cron: String) throws {
         let config = try Self.parse(Self.yaml.replacingOccurrences(of: "0 21 * * *", with: seconds))
         #expect(config.schedule == cron)
@@ -85,7 +93,9 @@ import Testing
             try Self.parse(Self.yaml.replacingOccurrences(of: "0 21 * * *", with: "0 25 * * *"))
         }
         #expect(cron.message.hasPrefix("/nas/e2bdy/config/config.yml:8: SYNC_INTERVAL"), "\(cron.message)")
-        let env = try #require(throws: ArchiverError.self) { try Self.parse(Self.yaml, ["ENCRYPT_UPLOAD": "yes please"]) }
+        let env = try #require(throws: ArchiverError.self) {
+            try Self.parse(Self.yaml, ["ENCRYPT_UPLOAD": "yes please"])
+        }
         #expect(env.message.hasPrefix("environment variable ENCRYPT_UPLOAD"), "\(env.message)")
         let key = try #require(throws: ArchiverError.self) {
             try Self.parse(Self.yaml.replacingOccurrences(of: "\"file-key\"", with: "\"\""))
@@ -123,7 +133,8 @@ import Testing
         }
         #expect(missing.code == .usage)
         let recipient = X25519Identity.generate().recipient
-        let text = try config.archiverConfig(Self.destination(recipients: [recipient.description]), source: "config.yml")
+        let text = try config.archiverConfig(
+            Self.destination(recipients: [recipient.description]), source: "config.yml")
         let loaded = try ConfigLoader.parse(yaml: text, path: "/config/archiver.yml", environment: [:]).config
         #expect(loaded.encryption)
         #expect(loaded.recipients == [recipient])

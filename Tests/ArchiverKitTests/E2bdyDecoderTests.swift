@@ -103,8 +103,10 @@ import Testing
 
     /// Header bytes (IV1, wrapped key, its HMAC) fail the passphrase check; data, its HMAC and the size byte fail
     /// as tampering.
-    @Test(arguments: [(170, ArchiverError.Code.key), (200, .key), (260, .key), (600, .integrity), (-33, .integrity),
-                      (-1, .integrity)])
+    @Test(arguments: [
+        (170, ArchiverError.Code.key), (200, .key), (260, .key), (600, .integrity), (-33, .integrity),
+        (-1, .integrity),
+    ])
     func aesCryptFlippedByte(offset: Int, expected: ArchiverError.Code) throws {
         var file = try Self.bytes("text.aes.e2bdy")
         let at = offset >= 0 ? offset : file.count + offset

@@ -16,10 +16,12 @@ struct E2bdyMigrationTests {
     @Test(arguments: ["fernet", "aes"])
     func decryptRoundTripsAndFailuresLeaveNothing(format: String) throws {
         let files = try E2bdyFiles.folder()
-        let key = format == "fernet"
+        let key =
+            format == "fernet"
             ? ["--fernet-key", files.appendingPathComponent("encrypt.key").path]
             : ["--aescrypt-passphrase-file", files.appendingPathComponent("passkey.txt").path]
-        let wrongKey = format == "fernet"
+        let wrongKey =
+            format == "fernet"
             ? ["--fernet-key", files.appendingPathComponent("other.key").path]
             : ["--aescrypt-passphrase-file", files.appendingPathComponent("wrong-passkey.txt").path]
         let input = files.appendingPathComponent("multi.\(format).e2bdy").path
@@ -35,9 +37,11 @@ struct E2bdyMigrationTests {
         let again = try CommandRunner.archiver(["decrypt"] + key + [input, "-o", out.file("plain").path])
         #expect(again.status == 64)
 
-        let truncated = try out.write("cut.e2bdy", Array(try Data(contentsOf: URL(fileURLWithPath: input)).dropLast(40)))
+        let truncated = try out.write(
+            "cut.e2bdy", Array(try Data(contentsOf: URL(fileURLWithPath: input)).dropLast(40)))
         var flipped = [UInt8](try Data(contentsOf: URL(fileURLWithPath: input)))
-        flipped[flipped.count / 2] = flipped[flipped.count / 2] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        flipped[flipped.count / 2] =
+            flipped[flipped.count / 2] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
         let tampered = try out.write("flipped.e2bdy", flipped)
         let cases: [(args: [String], status: Int32, what: String)] = [
             (wrongKey + [input], format == "fernet" ? 4 : 5, "wrong key"),
@@ -93,8 +97,10 @@ struct E2bdyMigrationTests {
         let expired = Date().timeIntervalSince1970 - 3600.5
         let original = try dir.write(
             "old/config/config.yml",
-            Array(Self.originalConfig(
-                local: dir.file("src").path, access: pair.access, refresh: pair.refresh, outdate: expired).utf8))
+            Array(
+                Self.originalConfig(
+                    local: dir.file("src").path, access: pair.access, refresh: pair.refresh, outdate: expired
+                ).utf8))
         let config = dir.file("new/archiver.yml").path
         try FileManager.default.createDirectory(at: dir.file("new"), withIntermediateDirectories: true)
 
@@ -133,7 +139,8 @@ struct E2bdyMigrationTests {
         var text = try String(contentsOfFile: config, encoding: .utf8)
         text = text.replacingOccurrences(
             of: "  token_file: ",
-            with: "  endpoints: {oauth: \"\(fake.url)\", api: \"\(fake.url)\", upload: \"\(fake.url)\"}\n  token_file: ")
+            with: "  endpoints: {oauth: \"\(fake.url)\", api: \"\(fake.url)\", upload: \"\(fake.url)\"}\n  token_file: "
+        )
         try text.write(toFile: config, atomically: false, encoding: .utf8)
         let env = ["ARCHIVER_BAIDU_RETRY_SCALE": "0.01"]
         for command in [["init"], ["backup"], ["status"]] {

@@ -32,12 +32,16 @@ public enum AESCryptDecoder {
         var buffer = [UInt8](repeating: 0, count: chunkSize)
         /// Reads exactly `count` (at most `chunkSize`) header bytes into the front of `buffer`.
         func header(_ count: Int, _ what: String) throws -> ArraySlice<UInt8> {
-            let n = try buffer.withUnsafeMutableBytes { try source.readFull(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<count])) }
+            let n = try buffer.withUnsafeMutableBytes {
+                try source.readFull(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<count]))
+            }
             guard n == count else { throw E2bdyFormat.truncated(.aesCrypt, file: file, "it ends inside the \(what)") }
             return buffer[0..<count]
         }
 
-        let start = try buffer.withUnsafeMutableBytes { try source.readFull(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<5])) }
+        let start = try buffer.withUnsafeMutableBytes {
+            try source.readFull(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<5]))
+        }
         let magic = Array(buffer[0..<start])
         guard start >= 3, magic.starts(with: Array("AES".utf8)) else {
             if start == 0 { throw E2bdyFormat.truncated(.aesCrypt, file: file, "the file is empty") }
@@ -66,7 +70,8 @@ public enum AESCryptDecoder {
             throw ArchiverError(
                 .key,
                 "wrong passphrase for this AES Crypt file (encrypt2bdy's USER_PASSKEY, exactly as it was set; the "
-                    + "trailing newlines of the passphrase file are ignored), or its header is damaged. Nothing was written",
+                    + "trailing newlines of the passphrase file are ignored), or its header is damaged. "
+                    + "Nothing was written",
                 subject: file)
         }
         var inner: [UInt8] = []
@@ -93,7 +98,8 @@ public enum AESCryptDecoder {
         let result: Int64? = try splitter.finish { lastBlocks, trailer in
             mac.update(data: lastBlocks)
             guard mac.finalize() == UnsafeRawBufferPointer(rebasing: trailer[1...]) else {
-                throw E2bdyFormat.tampered(.aesCrypt, file: file, "the HMAC over the data does not match, so it was altered")
+                throw E2bdyFormat.tampered(
+                    .aesCrypt, file: file, "the HMAC over the data does not match, so it was altered")
             }
             let sizeMod16 = Int(trailer[0])
             let padding = (CBCChain.blockSize - sizeMod16) % CBCChain.blockSize

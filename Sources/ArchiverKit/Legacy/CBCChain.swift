@@ -25,7 +25,9 @@ struct CBCChain {
         guard !blocks.isEmpty else { return }
         precondition(blocks.count % Self.blockSize == 0, "CBC input must be whole blocks")
         let plain = try AES._CBC.decrypt(blocks, using: key, iv: AES._CBC.IV(ivBytes: iv), noPadding: true)
-        iv.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: blocks.suffix(Self.blockSize))) }
+        iv.withUnsafeMutableBytes {
+            $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: blocks.suffix(Self.blockSize)))
+        }
         try plain.withUnsafeBytes(body)
     }
 }

@@ -99,7 +99,8 @@ public struct E2bdyConfig: Sendable, Equatable {
         var appName = reader.text("BDY_APP_NAME") ?? ""
         if appName.isEmpty {
             appName = "e2bdy"
-            notes.append("BDY_APP_NAME is set neither in \(file) nor in the environment; using e2bdy (the image's default)")
+            notes.append(
+                "BDY_APP_NAME is set neither in \(file) nor in the environment; using e2bdy (the image's default)")
         }
         guard !appName.contains("/") else { throw reader.error("BDY_APP_NAME", "'\(appName)' must not contain '/'") }
 
@@ -154,7 +155,8 @@ public struct E2bdyConfig: Sendable, Equatable {
             let cron: String
             switch seconds {
             case 60..<3600 where seconds % 60 == 0 && 60 % (seconds / 60) == 0: cron = "*/\(seconds / 60) * * * *"
-            case 3600..<86_400 where seconds % 3600 == 0 && 24 % (seconds / 3600) == 0: cron = "0 */\(seconds / 3600) * * *"
+            case 3600..<86_400 where seconds % 3600 == 0 && 24 % (seconds / 3600) == 0:
+                cron = "0 */\(seconds / 3600) * * *"
             case 86_400: cron = "0 0 * * *"
             default:
                 throw reader.error(
@@ -175,8 +177,9 @@ public struct E2bdyConfig: Sendable, Equatable {
         let access = reader.text("BDY_USER_ACCESS_TOKEN", environment: false) ?? ""
         let refresh = reader.text("BDY_USER_REFRESH_TOKEN", environment: false) ?? ""
         guard !refresh.isEmpty else {
-            notes.append("\(reader.file) holds no Baidu login (BDY_USER_REFRESH_TOKEN is empty): log in once with "
-                + "'archiver auth baidu'")
+            notes.append(
+                "\(reader.file) holds no Baidu login (BDY_USER_REFRESH_TOKEN is empty): log in once with "
+                    + "'archiver auth baidu'")
             return nil
         }
         let outdate = reader.text("BDY_USER_TOKEN_OUTDATE", environment: false) ?? "0"
@@ -226,7 +229,8 @@ public struct E2bdyConfig: Sendable, Equatable {
             while local.count > 1, local.hasSuffix("/") { local.removeLast() }
             if !local.hasPrefix("/") {
                 let resolved = ConfigValue.normalized(base + "/" + local)
-                notes.append("local '\(entry.local)' is relative; encrypt2bdy resolved it from \(base), so it is \(resolved)")
+                notes.append(
+                    "local '\(entry.local)' is relative; encrypt2bdy resolved it from \(base), so it is \(resolved)")
                 local = resolved
             }
             result.append(Mapping(local: local, remote: entry.remote))

@@ -39,7 +39,8 @@ public enum E2bdyFormat: Sendable, Equatable {
     static func notThisFormat(_ expected: E2bdyFormat, file: String, prefix: some Collection<UInt8>) -> ArchiverError {
         var message = "not an encrypt2bdy \(expected.name)"
         if let other = sniff(prefix), other != expected {
-            message += "; it looks like an encrypt2bdy \(other.name): decrypt it with `archiver decrypt \(other.option)`"
+            message +=
+                "; it looks like an encrypt2bdy \(other.name): decrypt it with `archiver decrypt \(other.option)`"
         } else {
             message += "; is it an .e2bdy file? (archiver's own objects are decrypted with -i KEY)"
         }

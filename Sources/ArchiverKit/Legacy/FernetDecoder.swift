@@ -92,7 +92,9 @@ public enum FernetDecoder {
                 start = min(headerSize - header.count, bytes.count)
                 header += bytes[0..<start]
                 if header.count == headerSize {
-                    guard header[0] == 0x80 else { throw E2bdyFormat.notThisFormat(.fernet, file: file, prefix: prefix) }
+                    guard header[0] == 0x80 else {
+                        throw E2bdyFormat.notThisFormat(.fernet, file: file, prefix: prefix)
+                    }
                     header.withUnsafeBytes { mac.update(data: $0) }
                     chain = CBCChain(key: key.encryption, iv: header[9..<25])
                 }
@@ -105,9 +107,11 @@ public enum FernetDecoder {
             case .dangling:
                 return E2bdyFormat.truncated(.fernet, file: file, "the base64 text ends in the middle of a group")
             case .invalid(let offset, let byte) where prefix.starts(with: E2bdyFormat.fernetPrefix):
-                return E2bdyFormat.tampered(.fernet, file: file, "byte \(offset) (0x\(String(byte, radix: 16))) is not base64")
+                return E2bdyFormat.tampered(
+                    .fernet, file: file, "byte \(offset) (0x\(String(byte, radix: 16))) is not base64")
             case .afterPadding(let offset):
-                return E2bdyFormat.tampered(.fernet, file: file, "text continues after the '=' padding at byte \(offset)")
+                return E2bdyFormat.tampered(
+                    .fernet, file: file, "text continues after the '=' padding at byte \(offset)")
             case .invalid:
                 return E2bdyFormat.notThisFormat(.fernet, file: file, prefix: prefix)
             }
@@ -118,7 +122,9 @@ public enum FernetDecoder {
             if n == 0 { break }
             if prefix.count < 5 { prefix += text[0..<min(n, 5 - prefix.count)] }
             do {
-                try text.withUnsafeBytes { try base64.decode(UnsafeRawBufferPointer(rebasing: $0[..<n]), into: &decoded) }
+                try text.withUnsafeBytes {
+                    try base64.decode(UnsafeRawBufferPointer(rebasing: $0[..<n]), into: &decoded)
+                }
             } catch let error as Base64Stream.Problem {
                 throw problem(error)
             }
@@ -146,8 +152,8 @@ public enum FernetDecoder {
             guard mac.finalize() == trailer else {
                 throw E2bdyFormat.tampered(
                     .fernet, file: file,
-                    "the HMAC does not match, so either this is not the encrypt.key that encrypted it (each encrypt2bdy "
-                        + "installation generated its own) or the file was altered")
+                    "the HMAC does not match, so either this is not the encrypt.key that encrypted it (each "
+                        + "encrypt2bdy installation generated its own) or the file was altered")
             }
             try chain!.decrypt(lastBlocks) { plain in
                 // Authenticated, so a bad padding means a bug in the writer, not an attack; still refuse it.

@@ -38,7 +38,8 @@ struct TrailerSplitter {
         guard held.count >= trailer, (held.count - trailer) % CBCChain.blockSize == 0 else { return nil }
         return try held.withUnsafeBytes { raw in
             let split = raw.count - trailer
-            return try body(UnsafeRawBufferPointer(rebasing: raw[..<split]), UnsafeRawBufferPointer(rebasing: raw[split...]))
+            return try body(
+                UnsafeRawBufferPointer(rebasing: raw[..<split]), UnsafeRawBufferPointer(rebasing: raw[split...]))
         }
     }
 }
