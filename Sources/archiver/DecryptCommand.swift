@@ -6,7 +6,7 @@ import ArgumentParser
 struct DecryptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decrypt",
-        abstract: "Decrypt (and decompress) an age file made by archiver, age or rage.",
+        abstract: "Decrypt (and decompress) an age file made by archiver, age or rage, or an encrypt2bdy .e2bdy file.",
         discussion: """
             The output is written to a temporary file beside it and renamed into place only after the last chunk \
             authenticated; on any error nothing is left behind. With -o -, plaintext streams to stdout as each \
