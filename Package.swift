@@ -64,6 +64,8 @@ let package = Package(
             dependencies: [
                 "Age", "Codecs",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // AES-CBC for decrypting the original tool's Fernet and AES Crypt files (Legacy/).
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),

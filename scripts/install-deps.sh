@@ -16,15 +16,31 @@ packages=(
   python3
 )
 
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+apt_install() {
+  echo "installing: $*"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  apt_install "${missing[@]}"
 fi
-echo "installing: ${missing[*]}"
-if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The Python libraries encrypt2bdy encrypted with, for the tests that decrypt its .e2bdy files
+# (Tests/Fixtures/e2bdy/make_e2bdy.py): cryptography (Fernet) and pyAesCrypt, from PyPI for the user.
+# Debian's own python3 refuses user installs without --break-system-packages (PEP 668); they go to
+# ~/.local, not into the system's packages.
+python_modules=(cryptography pyAesCrypt)
+if ! python3 -c "import cryptography, pyAesCrypt" 2>/dev/null; then
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  echo "installing for $(command -v python3): ${python_modules[*]}"
+  python3 -m pip install --user --quiet "${python_modules[@]}" 2>/dev/null \
+    || python3 -m pip install --user --quiet --break-system-packages "${python_modules[@]}"
+  python3 -c "import cryptography, pyAesCrypt"
+fi

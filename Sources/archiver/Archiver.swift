@@ -13,7 +13,7 @@ struct Archiver: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, BackupCommand.self, DaemonCommand.self, RestoreCommand.self, VerifyCommand.self, StatusCommand.self,
-            LsCommand.self, VersionsCommand.self, AuthCommand.self, ImportTokenCommand.self, KeyCommand.self,
+            LsCommand.self, VersionsCommand.self, AuthCommand.self, ImportTokenCommand.self, ImportE2bdyCommand.self, KeyCommand.self,
             EncryptCommand.self, DecryptCommand.self, ScheduleCommand.self,
         ]
     )

@@ -6,7 +6,7 @@ import ArgumentParser
 struct DecryptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decrypt",
-        abstract: "Decrypt (and decompress) an age file made by archiver, age or rage.",
+        abstract: "Decrypt (and decompress) an age file made by archiver, age or rage, or an encrypt2bdy .e2bdy file.",
         discussion: """
             The output is written to a temporary file beside it and renamed into place only after the last chunk \
             authenticated; on any error nothing is left behind. With -o -, plaintext streams to stdout as each \
@@ -19,6 +19,12 @@ struct DecryptCommand: ParsableCommand {
 
     @Option(help: "A file holding a passphrase, for files encrypted with `age -p`.")
     var passphraseFile: String?
+
+    @Option(help: "encrypt2bdy's Fernet key file (config/encrypt.key), for .e2bdy files made before December 2023.")
+    var fernetKey: String?
+
+    @Option(help: "A file holding encrypt2bdy's USER_PASSKEY, for .e2bdy files made from December 2023 (AES Crypt).")
+    var aescryptPassphraseFile: String?
 
     @Flag(help: "Inflate the gzip payload (implied when the input name ends in .gz.age).")
     var gunzip = false
@@ -39,12 +45,13 @@ struct DecryptCommand: ParsableCommand {
     var input: String
 
     func run() throws {
+        if fernetKey != nil || aescryptPassphraseFile != nil {
+            return try decryptE2bdy()
+        }
         var identities: [any AgeIdentity] = []
         for file in identity { identities += try KeyFiles.identities(at: file) }
         if let passphraseFile {
-            var passphrase = try KeyFiles.readSmallTextFile(passphraseFile, what: "passphrase file")
-            while passphrase.hasSuffix("\n") || passphrase.hasSuffix("\r") { passphrase.removeLast() }
-            identities.append(ScryptIdentity(passphrase: passphrase))
+            identities.append(ScryptIdentity(passphrase: try readPassphrase(passphraseFile)))
         }
         guard !identities.isEmpty else {
             throw ArchiverError(.usage, "no identity: pass -i IDENTITY_FILE (or --passphrase-file FILE)")
@@ -66,10 +73,16 @@ struct DecryptCommand: ParsableCommand {
                 throw ArchiverError(.usage, "--max-size '\(maxSize)' \(error.text)")
             }
         }
+        try decode { source, sink in _ = try ObjectPipeline.decode(from: source, to: sink, options: options) }
+    }
+
+    /// Runs a decoder from the input into the output, which appears only when the decoder returned; on any error
+    /// the temporary output is removed and the error names the input.
+    func decode(_ decoder: (any ByteSource, any ByteSink) throws -> Void) throws {
         let source = try openInput(input)
         let out = try OutputFile(path: output, overwrite: force, mode: 0o600)
         do {
-            _ = try ObjectPipeline.decode(from: source, to: out.sink, options: options)
+            try decoder(source, out.sink)
             try out.commit()
         } catch var error as ArchiverError {
             out.discard()
@@ -80,4 +93,11 @@ struct DecryptCommand: ParsableCommand {
             throw error
         }
     }
+}
+
+/// A passphrase file's text without its trailing newlines (as `echo` or an editor leaves them).
+func readPassphrase(_ path: String) throws -> String {
+    var passphrase = try KeyFiles.readSmallTextFile(path, what: "passphrase file")
+    while passphrase.hasSuffix("\n") || passphrase.hasSuffix("\r") { passphrase.removeLast() }
+    return passphrase
 }

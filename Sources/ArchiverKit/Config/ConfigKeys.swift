@@ -61,7 +61,9 @@ package enum ConfigKeys {
     ///   - allowed: the keys allowed in this block.
     /// - Returns: a sentence to append, or nil.
     static func hint(for key: String, allowed: [String]) -> String? {
-        if let old = legacy[key] { return old }
+        if let old = legacy[key] {
+            return old + " ('archiver import-e2bdy config.yml' converts a whole encrypt2bdy config)"
+        }
         if let close = closest(to: key, among: allowed) { return "did you mean '\(close)'?" }
         for block in blocks where block.keys != allowed && block.keys.contains(key) {
             return "'\(key)' belongs \(block.place)"

@@ -89,6 +89,30 @@ public enum BaiduLogin {
         }
     }
 
+    /// Writes a token pair saved by another tool (encrypt2bdy kept it in its config.yml) to `tokenFile`, exactly as
+    /// a login would (mode 0600, atomically, under the refresh lock, any login-needed marker removed), with no
+    /// network call: the pair stays valid and the next run refreshes it when it is due.
+    /// - Parameters:
+    ///   - accessToken: the access token (may be expired).
+    ///   - refreshToken: the refresh token.
+    ///   - expiresAt: when the access token expires, unix seconds.
+    ///   - tokenFile: the token file (absolute).
+    /// - Throws: `ArchiverError(.usage)` for an empty refresh token, `.io` when the file cannot be written.
+    public static func importTokens(
+        accessToken: String, refreshToken: String, expiresAt: Int64, tokenFile: String
+    ) async throws {
+        guard !refreshToken.isEmpty else { throw ArchiverError(.usage, "the refresh token to import is empty") }
+        let store = TokenStore(path: tokenFile, loginCommand: "archiver auth baidu") { _ in
+            throw ArchiverError(.internalError, "an import never refreshes")
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        var tokens = TokenStore.Tokens(
+            TokenGrant(accessToken: accessToken, refreshToken: refreshToken, expiresIn: expiresAt - now), now: now)
+        // Unknown grant time: refresh by the 30-day lifetime's rule, not by a lifetime guessed from the import.
+        tokens.grantedAt = nil
+        try await store.save(tokens)
+    }
+
     static func store(_ settings: BaiduSettings) -> TokenStore {
         let oauth = BaiduOAuth(settings: settings)
         return TokenStore(path: settings.tokenFile, loginCommand: settings.loginCommand) { try await oauth.refresh($0) }

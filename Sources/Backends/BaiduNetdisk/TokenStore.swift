@@ -164,6 +164,13 @@ final class TokenStore: Sendable {
         try write(Tokens(grant, now: now()))
     }
 
+    /// Saves a pair obtained elsewhere (another tool's saved login), under the lock.
+    func save(_ tokens: Tokens) async throws {
+        let lock = try await TokenFileLock.acquire(lockPath)
+        defer { lock.release() }
+        try write(tokens)
+    }
+
     /// Sends a refresh token from outside (an import) once, and saves the pair Baidu returns.
     /// - Throws: the refusal as `ArchiverError(.loginNeeded)`.
     func importRefreshToken(_ refreshToken: String) async throws {
