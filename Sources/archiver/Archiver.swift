@@ -60,7 +60,7 @@ enum ExitStatus {
           1    failure (I/O, backend, internal)
           3    partial: the run finished but some files failed (see `archiver status`)
           4    integrity: stored data failed authentication or a hash check (tampered, truncated)
-               or `check` left problems (missing or unreferenced objects, unfinished uploads)
+               or problems `archiver check` left (see its --help)
           5    key: no identity matches, or a key or recipient is malformed
           6    target unavailable: the disk is not mounted or the target is not initialised
           7    locked: another archiver run holds the catalog

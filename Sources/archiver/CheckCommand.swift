@@ -68,7 +68,7 @@ struct CheckCommand: AsyncParsableCommand {
             if deleteUnreferenced, report.counts[.unreferenced, default: 0] > 0 {
                 if !json {
                     Terminal.note(
-                        "deleting \(report.counts[.unreferenced, default: 0]) unreferenced objects "
+                        "deleting \(count(report.counts[.unreferenced, default: 0], "unreferenced object")) "
                             + "(\(formatBytes(report.bytes[.unreferenced, default: 0]))) listed above")
                 }
                 let deleted = output.list()
@@ -76,14 +76,16 @@ struct CheckCommand: AsyncParsableCommand {
                     deleted.item(["object": name, "bytes": bytes])
                     if !json { Terminal.note("  deleting \(name) (\(formatBytes(bytes)))") }
                 }
-                if !json { Terminal.note("deleted \(report.deleted) objects (\(formatBytes(report.deletedBytes)))") }
+                if !json {
+                    Terminal.note("deleted \(count(report.deleted, "object")) (\(formatBytes(report.deletedBytes)))")
+                }
             }
             output.write("],\"summary\":" + JSONText.object(Self.summary(report)) + "}")
             if !json {
                 Terminal.note(
                     report.isClean
                         ? "check \(target.name): clean"
-                        : "check \(target.name): \(report.remaining) problems left"
+                        : "check \(target.name): \(count(report.remaining, "problem")) left"
                             + (repair ? "; run `archiver backup` to store the marked files again" : "; see --repair"))
             }
             clean = clean && report.isClean
@@ -158,6 +160,9 @@ struct CheckCommand: AsyncParsableCommand {
         return summary
     }
 }
+
+/// `1 object`, `2 objects`.
+private func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
 /// Seconds as people say them: 40 s, 12 min, 5 h, 3 d.
 private func formatAge(_ seconds: TimeInterval) -> String {
