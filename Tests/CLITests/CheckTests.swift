@@ -276,6 +276,22 @@ struct CheckTests {
         #expect(again.count("adopted") == 0)
     }
 
+    @Test func aCatalogThatDoesNotKnowTheRepositoryDeletesNothing() throws {
+        let repository = try CheckRepository(backend: "local")
+        let listing = try repository.listing()
+        // The NAS was lost and a fresh catalog made: every object looks unreferenced.
+        let fresh = repository.tree.dir.file("fresh/catalog.sqlite").path
+        let config = try String(contentsOfFile: repository.setup.config, encoding: .utf8)
+        try config.replacingOccurrences(of: repository.catalogPath, with: fresh)
+            .write(toFile: repository.setup.config, atomically: true, encoding: .utf8)
+        try repository.setup.run(["init"])
+        let found = try repository.check(expect: 4)
+        #expect(found.count("unreferenced") >= 8, "\(found.summary)")
+        let refused = try repository.setup.run(["check", "--repair", "--delete-unreferenced"], expect: 1)
+        #expect(refused.stderr.contains("refusing to delete"), "\(refused.stderr)")
+        #expect(try repository.listing() == listing, "objects were deleted")
+    }
+
     @Test func aRepairWaitsForNoBackup() throws {
         let repository = try CheckRepository(backend: "local")
         let catalog = try Catalog(path: repository.catalogPath)

@@ -142,10 +142,24 @@ public struct Checker: Sendable {
     /// - Parameters:
     ///   - report: the check's report; its deleted counts and the problems left are updated.
     ///   - onDeleting: called before each deletion.
-    /// - Throws: `ArchiverError` from the backend or the catalog; objects deleted so far stay deleted.
+    /// Refuses when the catalog looks like the wrong one for this repository: it knows no run of it, or the
+    /// unreferenced objects outnumber the recorded ones. Backups never delete objects, so strays come only from
+    /// killed runs and are few; a fresh or foreign catalog would make every object look unreferenced.
+    /// - Throws: `ArchiverError(.catalog)` when refusing; `ArchiverError` from the backend or the catalog; objects
+    ///   deleted so far stay deleted.
     public func deleteUnreferenced(report: inout CheckReport, onDeleting: (String, Int64) async throws -> Void)
         async throws
     {
+        let recorded = report.intact + report.counts[.missing, default: 0] + report.counts[.lost, default: 0]
+        let unreferenced = report.counts[.unreferenced, default: 0]
+        if try catalog.runs(repositoryID: repositoryID, limit: 1).isEmpty || unreferenced > recorded {
+            throw ArchiverError(
+                .catalog,
+                "refusing to delete \(unreferenced) unreferenced objects: the catalog records \(recorded) objects of "
+                    + "repository \(repositoryID); it may not be this repository's catalog (restore it from a "
+                    + "catalog copy first). Nothing was deleted.",
+                subject: catalog.path)
+        }
         var batch: [ObjectInfo] = []
         var deleted = 0
         var deletedBytes: Int64 = 0
