@@ -12,8 +12,9 @@ struct Archiver: AsyncParsableCommand {
         discussion: ExitStatus.help,
         version: "0.1.0",
         subcommands: [
-            InitCommand.self, BackupCommand.self, DaemonCommand.self, RestoreCommand.self, VerifyCommand.self, StatusCommand.self,
-            LsCommand.self, VersionsCommand.self, AuthCommand.self, ImportTokenCommand.self, ImportE2bdyCommand.self, KeyCommand.self,
+            InitCommand.self, BackupCommand.self, DaemonCommand.self, RestoreCommand.self, VerifyCommand.self,
+            CheckCommand.self, StatusCommand.self, LsCommand.self, VersionsCommand.self, AuthCommand.self,
+            ImportTokenCommand.self, ImportE2bdyCommand.self, KeyCommand.self,
             EncryptCommand.self, DecryptCommand.self, ScheduleCommand.self,
         ]
     )
@@ -61,6 +62,7 @@ enum ExitStatus {
           1    failure (I/O, backend, internal)
           3    partial: the run finished but some files failed (see `archiver status`)
           4    integrity: stored data failed authentication or a hash check (tampered, truncated)
+               or problems `archiver check` left (see its --help)
           5    key: no identity matches, or a key or recipient is malformed
           6    target unavailable: the disk is not mounted or the target is not initialised
           7    locked: another archiver run holds the catalog

@@ -90,6 +90,28 @@ struct BaiduSetup {
         }
     }
 
+    /// Runs a backup and kills it after Baidu created a file larger than `size` and before the catalog recorded it.
+    /// Slices are slowed so the create fault can be armed once the folders exist and the slices flow; the create is
+    /// then carried out and its answer waits: the kill lands after Baidu has the file and before the catalog knows it.
+    func killBackupBetweenCreateAndCommit(largerThan size: Int) throws {
+        _ = try fake.control("faults", ["endpoint": "superfile2", "error": "slow:150", "count": 100])
+        // Installed before the run starts: on a loaded machine the run could otherwise reach `create` first. The
+        // first `create` is the file's (catalog copies come after the run).
+        _ = try fake.control("faults", ["endpoint": "create", "error": "late:20000", "count": 1])
+        let process = try startBackup()
+        try wait(until: "superfile2", reaches: 1, while: process)
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning, Date() < deadline {
+            let files = try #require(try fake.control("files") as? [[String: Any]])
+            if files.contains(where: { ($0["size"] as? Int ?? 0) > size }) { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(process.isRunning, "the backup finished before it could be killed")
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        _ = try fake.control("clear-faults", [:])
+    }
+
     func restoreAndCompare(excluding: Set<String> = []) throws {
         let out = tree.dir.file("restored").path
         try? FileManager.default.removeItem(atPath: out)
@@ -230,23 +252,7 @@ extension BaiduBackupTests {
         let baidu = try BaiduSetup(tree: tree)
         try baidu.run(["init"])
         try baidu.fake.control("reset-stats", [:])
-        // Slices are slowed so the create fault can be armed once the folders exist and the slices flow; the
-        // create is then carried out and its answer waits: the kill lands after Baidu has the file and before the
-        // catalog knows it.
-        _ = try baidu.fake.control("faults", ["endpoint": "superfile2", "error": "slow:150", "count": 100])
-        let process = try baidu.startBackup()
-        try baidu.wait(until: "superfile2", reaches: 1, while: process)
-        _ = try baidu.fake.control("faults", ["endpoint": "create", "error": "late:20000", "count": 1])
-        let deadline = Date().addingTimeInterval(30)
-        while process.isRunning, Date() < deadline {
-            let files = try #require(try baidu.fake.control("files") as? [[String: Any]])
-            if files.contains(where: { ($0["size"] as? Int ?? 0) > 6 * BaiduSetup.sliceSize }) { break }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        #expect(process.isRunning, "the backup finished before it could be killed")
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        _ = try baidu.fake.control("clear-faults", [:])
+        try baidu.killBackupBetweenCreateAndCommit(largerThan: 6 * BaiduSetup.sliceSize)
         let slicesBefore = try baidu.fake.stats()["superfile2"] ?? 0
         #expect(slicesBefore == 7)
         try baidu.run(["backup"])

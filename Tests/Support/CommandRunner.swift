@@ -10,6 +10,11 @@ public struct CommandResult: Sendable {
     public var stderr: String
     /// stdout as text.
     public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    /// The last line of stdout as a JSON object: the summary of a `--json` run (JSON Lines, summary last).
+    public var jsonSummary: [String: Any]? {
+        guard let line = stdoutText.split(separator: "\n").last else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+    }
 }
 
 /// Runs programs for tests: the built `archiver` binary and stock tools (`age`, `gzip`).

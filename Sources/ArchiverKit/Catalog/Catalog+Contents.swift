@@ -45,41 +45,47 @@ extension Catalog {
     @discardableResult
     public func recordContent(_ content: NewContent, objects: [NewObject]) throws -> Int64 {
         try Self.validate(content, objects: objects)
-        let recipients = content.recipients.sorted().joined(separator: "\n")
-        let storedSize = objects.reduce(Int64(0)) { $0 + $1.storedSize }
         return try write("recording a stored content") { db in
             try requireRecordingRun(db, content.runID, repositoryID: content.repositoryID)
+            return try insertContent(db, content, objects: objects)
+        }
+    }
+
+    /// Inserts a validated content and its objects inside the caller's transaction; returns the content's id.
+    /// Shared by `recordContent` (a running backup) and `adoptPendingUpload` (`check --repair`).
+    func insertContent(_ db: Database, _ content: NewContent, objects: [NewObject]) throws -> Int64 {
+        let recipients = content.recipients.sorted().joined(separator: "\n")
+        let storedSize = objects.reduce(Int64(0)) { $0 + $1.storedSize }
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO contents (repository_id, plaintext_sha256, plaintext_size, encrypted, recipients,
+                    compression, format_id, stored_size, created_run)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                content.repositoryID, Data(content.plaintextSHA256), content.plaintextSize, content.encrypted,
+                recipients, content.compression, content.formatID, storedSize, content.runID,
+            ])
+        let contentID = db.lastInsertedRowID
+        for object in objects {
+            if try Bool.fetchOne(db.cachedStatement( sql: "SELECT 1 FROM objects WHERE repository_id = ? AND name = ?"), arguments: [content.repositoryID, object.name]) ?? false
+            {
+                throw ArchiverError(
+                    .internalError,
+                    "object name \(object.name) is already recorded in repository \(content.repositoryID)",
+                    subject: path)
+            }
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO contents (repository_id, plaintext_sha256, plaintext_size, encrypted, recipients,
-                        compression, format_id, stored_size, created_run)
+                    INSERT INTO objects (repository_id, content_id, segment, name, stored_size, stored_md5,
+                        stored_sha256, plaintext_offset, plaintext_size)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """).execute(arguments: [
-                    content.repositoryID, Data(content.plaintextSHA256), content.plaintextSize, content.encrypted,
-                    recipients, content.compression, content.formatID, storedSize, content.runID,
+                    content.repositoryID, contentID, object.segment, object.name, object.storedSize,
+                    object.storedMD5.map { Data($0) }, Data(object.storedSHA256), object.plaintextOffset,
+                    object.plaintextSize,
                 ])
-            let contentID = db.lastInsertedRowID
-            for object in objects {
-                if try Bool.fetchOne(db.cachedStatement( sql: "SELECT 1 FROM objects WHERE repository_id = ? AND name = ?"), arguments: [content.repositoryID, object.name]) ?? false
-                {
-                    throw ArchiverError(
-                        .internalError,
-                        "object name \(object.name) is already recorded in repository \(content.repositoryID)",
-                        subject: path)
-                }
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO objects (repository_id, content_id, segment, name, stored_size, stored_md5,
-                            stored_sha256, plaintext_offset, plaintext_size)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """).execute(arguments: [
-                        content.repositoryID, contentID, object.segment, object.name, object.storedSize,
-                        object.storedMD5.map { Data($0) }, Data(object.storedSHA256), object.plaintextOffset,
-                        object.plaintextSize,
-                    ])
-            }
-            return contentID
         }
+        return contentID
     }
 
     /// One content, or nil.

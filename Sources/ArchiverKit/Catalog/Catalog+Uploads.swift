@@ -156,7 +156,12 @@ extension Catalog {
             return db.changesCount
         }
         guard erased > 0 else { return }
-        // Best effort: a reader holding an old snapshot can keep the log from being truncated this time.
+        truncateLog()
+    }
+
+    /// Checkpoints and truncates the WAL, so erased secrets leave the log too. Best effort: a reader holding an
+    /// old snapshot can keep the log from being truncated this time.
+    func truncateLog() {
         try? database.writeWithoutTransaction { db in
             _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }

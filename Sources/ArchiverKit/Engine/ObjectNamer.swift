@@ -11,7 +11,7 @@ struct ObjectNamer: Sendable {
     /// A fresh random name: `<id>/data/<2 hex>/<32 hex><suffix>`.
     func opaque(suffix: String) -> ObjectName {
         let hex = Self.randomHex(16)
-        return try! ObjectName("\(repositoryID)/data/\(hex.prefix(2))/\(hex)\(suffix)")
+        return try! ObjectName("\(dataPrefix)\(hex.prefix(2))/\(hex)\(suffix)")
     }
 
     /// `<id>/files/<source>/<escaped path>.<tag><suffix>`, or an opaque name when the path cannot be made to
@@ -24,7 +24,7 @@ struct ObjectNamer: Sendable {
             start = i + 1
         }
         components.append(escape(Array(path[start...])) + ".\(tag)\(suffix)")
-        let name = "\(repositoryID)/files/" + components.joined(separator: "/")
+        let name = filesPrefix + components.joined(separator: "/")
         let fits =
             components.allSatisfy { $0.utf8.count <= capabilities.maxNameLength }
             && capabilities.maxPathLength.map { name.utf8.count <= $0 } ?? true
@@ -35,6 +35,19 @@ struct ObjectNamer: Sendable {
     /// `<id>/catalog/<UTC time>.<kind>`.
     func catalogCopy(time: Date, suffix: String) -> ObjectName {
         try! ObjectName("\(repositoryID)/catalog/\(Self.timestamp(time))\(suffix)")
+    }
+
+    /// Where opaque objects live.
+    var dataPrefix: String { "\(repositoryID)/data/" }
+
+    /// Where mirror-named objects live.
+    var filesPrefix: String { "\(repositoryID)/files/" }
+
+    /// Whether a name lies where this repository keeps file contents (not its catalog copies, not its marker, not
+    /// another repository's folder): the only names `check` may call unreferenced or delete. Bytes are compared,
+    /// not characters: a mirror name may go on with a combining mark, which `hasPrefix` would join to the `/`.
+    func isObjectArea(_ name: String) -> Bool {
+        name.utf8.starts(with: dataPrefix.utf8) || name.utf8.starts(with: filesPrefix.utf8)
     }
 
     /// The prefix under which catalog copies are listed.

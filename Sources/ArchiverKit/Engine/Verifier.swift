@@ -78,30 +78,11 @@ public struct Verifier: Sendable {
     }
 
     /// Merges the catalog's objects (in name order) with the backend's paged listing of the repository; both are
-    /// read a page at a time.
+    /// read a page at a time. Listed objects the catalog does not record are `archiver check`'s business.
     private func quick(report: inout VerifyReport) async throws {
-        var page: [ObjectInfo] = []
-        var index = 0
-        var cursor: String?
-        var listingDone = false
-        let prefix = "\(repositoryID)/"
-        // The next listed object, fetching pages as needed; nil when the listing is exhausted.
-        func nextListed() async throws -> ObjectInfo? {
-            while index >= page.count {
-                if listingDone { return nil }
-                let next = try await backend.list(prefix: prefix, cursor: cursor, limit: 1000)
-                page = next.objects
-                index = 0
-                cursor = next.nextCursor
-                listingDone = cursor == nil
-            }
-            return page[index]
-        }
-        try await catalog.forEachObject(repositoryID: repositoryID, byName: true) { object in
-            while let listed = try await nextListed(), listed.name.value.utf8.lexicographicallyPrecedes(object.name.utf8) {
-                index += 1  // an object the catalog does not reference (another run's, or left over)
-            }
-            guard let listed = try await nextListed(), listed.name.value == object.name else {
+        try await StoredObjectWalk(catalog: catalog, backend: backend, repositoryID: repositoryID).run { step in
+            guard case .recorded(let object, let listed) = step else { return }
+            guard let listed else {
                 report.problems.append("missing: \(object.name)")
                 return
             }
@@ -110,16 +91,13 @@ public struct Verifier: Sendable {
                     "wrong size: \(object.name) is \(listed.size) bytes, the catalog says \(object.storedSize)")
             }
             report.checked += 1
-            index += 1
         }
     }
 
     private func checkStored(_ object: ObjectRecord, report: inout VerifyReport) async throws {
         let name = try ObjectName(object.name)
         do {
-            let reader = try await backend.openReader(for: name, range: nil)
-            let (digest, count) = try await BlockingWork.sha256(of: reader)
-            await reader.close()
+            let (digest, count) = try await backend.storedDigest(of: name)
             report.checked += 1
             report.bytes += count
             if count != object.storedSize || digest != object.storedSHA256 {
