@@ -94,12 +94,15 @@ struct BaiduSetup {
     /// Slices are slowed so the create fault can be armed once the folders exist and the slices flow; the create is
     /// then carried out and its answer waits: the kill lands after Baidu has the file and before the catalog knows it.
     func killBackupBetweenCreateAndCommit(largerThan size: Int) throws {
-        _ = try fake.control("faults", ["endpoint": "superfile2", "error": "slow:150", "count": 100])
-        // Installed before the run starts: on a loaded machine the run could otherwise reach `create` first. The
-        // first `create` is the file's (catalog copies come after the run).
-        _ = try fake.control("faults", ["endpoint": "create", "error": "late:20000", "count": 1])
+        // Slow slices keep the run away from `create` until the fault is in place (mkdir also calls `create`, so
+        // the fault cannot be installed before the run starts); the slices take at least a second and a half.
+        _ = try fake.control("faults", ["endpoint": "superfile2", "error": "slow:500", "count": 100])
+        // Counted from this run only: `init` already sent a slice (the marker), and a fault installed before the
+        // run's first slice would meet the folder `create` (mkdir) instead of the file's.
+        _ = try fake.control("reset-stats", [:])
         let process = try startBackup()
         try wait(until: "superfile2", reaches: 1, while: process)
+        _ = try fake.control("faults", ["endpoint": "create", "error": "late:20000", "count": 1])
         let deadline = Date().addingTimeInterval(30)
         while process.isRunning, Date() < deadline {
             let files = try #require(try fake.control("files") as? [[String: Any]])
