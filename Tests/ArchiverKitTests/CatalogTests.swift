@@ -655,6 +655,31 @@ struct CatalogTests {
         #expect(error?.description.contains(copyPath) == true)
     }
 
+    @Test("a catalog copy an older archiver made (fewer migrations) is recovered and brought up to date")
+    func untrustedAcceptsAnOlderSchemaAndUpgradesIt() throws {
+        let scratch = try Scratch()
+        try FileManager.default.createDirectory(at: scratch.root, withIntermediateDirectories: true)
+        let path = scratch.file("old-copy.sqlite")
+        let old = try DatabaseQueue(path: path)
+        let first = try #require(CatalogSchema.migrationIdentifiers.first)
+        try CatalogSchema.migrator.migrate(old, upTo: first)
+        try old.close()
+        #expect(CatalogSchema.migrationIdentifiers.count > 1, "this test needs a later migration to upgrade to")
+
+        let recovered = try Catalog.openUntrusted(path: path)
+        // Up to date: the later tables exist and queries of this build work on it.
+        #expect(try recovered.pendingUploadCount(repositoryID: repo) == 0)
+
+        // An old copy with a planted trigger is still refused before anything runs on it.
+        let planted = scratch.file("old-planted.sqlite")
+        let queue = try DatabaseQueue(path: planted)
+        try CatalogSchema.migrator.migrate(queue, upTo: first)
+        try queue.close()
+        try tamper(planted, "CREATE TRIGGER t AFTER INSERT ON runs BEGIN DELETE FROM versions; END;")
+        let error = archiverError { _ = try Catalog.openUntrusted(path: planted) }
+        #expect(error?.message.contains("does not have archiver's schema") == true, "\(String(describing: error))")
+    }
+
     @Test("openUntrusted refuses a file that is not SQLite, a WAL-mode file and a damaged file")
     func untrustedRefusesNonDatabases() throws {
         let scratch = try Scratch()

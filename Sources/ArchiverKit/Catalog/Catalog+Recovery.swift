@@ -84,15 +84,27 @@ extension Catalog {
         config.label = "archiver.catalog.untrusted"
         config.prepareDatabase { db in try SQLiteHardening.harden(db, path: path) }
         do {
-            let queue = try DatabaseQueue(path: path, configuration: config)
-            try queue.read { db in
+            var queue = try DatabaseQueue(path: path, configuration: config)
+            let recorded = try queue.read { db in
                 let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
                 guard check == ["ok"] else {
                     throw ArchiverError(
                         .catalog, "this catalog copy is damaged: \(check.prefix(3).joined(separator: "; "))",
                         subject: path)
                 }
-                try checkSchema(db, path: path)
+                return try checkSchema(db, path: path)
+            }
+            if recorded < CatalogSchema.migrationIdentifiers.count {
+                // A copy made by an older archiver: its schema is exactly what those migrations made (checked
+                // above), so the remaining ones, our own SQL, bring it up to date; then it is checked again.
+                try queue.close()
+                var writable = Configuration()
+                writable.prepareDatabase { db in try SQLiteHardening.harden(db, path: path, readOnly: false) }
+                let upgrade = try DatabaseQueue(path: path, configuration: writable)
+                try CatalogSchema.migrator.migrate(upgrade)
+                try upgrade.close()
+                queue = try DatabaseQueue(path: path, configuration: config)
+                _ = try queue.read { db in try checkSchema(db, path: path) }
             }
             return Catalog(path: path, database: queue, readOnly: true)
         } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
@@ -104,11 +116,21 @@ extension Catalog {
         }
     }
 
-    /// Compares the copy's schema with the one this build creates, and its recorded migrations with ours.
-    private static func checkSchema(_ db: Database, path: String) throws {
-        guard let expected = try CatalogSchema.expectedSchemas().last else {
-            throw ArchiverError(.internalError, "the catalog has no migrations")
+    /// Compares the copy's recorded migrations with ours (the same, or the first of ours, for a copy an older
+    /// archiver made) and its schema with the one those migrations create.
+    /// - Returns: how many of our migrations the copy has.
+    @discardableResult
+    private static func checkSchema(_ db: Database, path: String) throws -> Int {
+        let ours = CatalogSchema.migrationIdentifiers
+        let recorded = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid")
+        guard !recorded.isEmpty, recorded.count <= ours.count, Array(ours.prefix(recorded.count)) == recorded else {
+            throw ArchiverError(
+                .catalog,
+                "this file does not have archiver's schema (migrations \(recorded.joined(separator: ", ")) recorded); "
+                    + "refusing to use it",
+                subject: path)
         }
+        let expected = try CatalogSchema.expectedSchemas()[recorded.count - 1]
         let actual = try CatalogSchema.objects(db)
         if actual != expected.objects {
             let want = Set(expected.objects)
@@ -131,14 +153,7 @@ extension Catalog {
                     + "refusing to use it",
                 subject: path)
         }
-        let recorded = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
-        guard recorded == CatalogSchema.migrationIdentifiers.sorted() else {
-            throw ArchiverError(
-                .catalog,
-                "this file does not have archiver's schema (migrations \(recorded.joined(separator: ", ")) recorded); "
-                    + "refusing to use it",
-                subject: path)
-        }
+        return recorded.count
     }
 }
 
@@ -160,7 +175,7 @@ enum SQLiteHardening {
         static let defensiveModeAvailable = false
     #endif
 
-    static func harden(_ db: Database, path: String) throws {
+    static func harden(_ db: Database, path: String, readOnly: Bool = true) throws {
         if defensiveModeAvailable {
             guard let connection = db.sqliteConnection, enableDefensive(connection) else {
                 throw ArchiverError(.catalog, "could not turn on SQLite's defensive mode", subject: path)
@@ -168,7 +183,7 @@ enum SQLiteHardening {
         }
         try db.execute(sql: "PRAGMA trusted_schema = OFF")
         try db.execute(sql: "PRAGMA cell_size_check = ON")
-        try db.execute(sql: "PRAGMA query_only = ON")
+        if readOnly { try db.execute(sql: "PRAGMA query_only = ON") }
         guard try Int.fetchOne(db, sql: "PRAGMA trusted_schema") == 0 else {
             throw ArchiverError(.catalog, "could not turn off SQLite's trusted_schema", subject: path)
         }
