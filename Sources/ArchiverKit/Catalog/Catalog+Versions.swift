@@ -13,7 +13,8 @@ extension Catalog {
     public func currentEntries(repositoryID: String, source: String, dir: [UInt8]) throws -> [CatalogEntry] {
         try read("listing \(source)/\(BytePath.display(dir))") { db in
             // Once per folder in every run: a cached statement skips compiling (and authorizing) it each time.
-            try Row.fetchAll(
+            // A cursor decodes each row in place (fetchAll would copy every row first).
+            try Array(Row.fetchCursor(
                 db.cachedStatement(
                     sql: """
                     SELECT v.id, v.name, v.kind, v.size, v.mtime_ns, v.ctime_ns, v.inode, v.mode, v.uid, v.gid,
@@ -28,15 +29,16 @@ extension Catalog {
                     """),
                 arguments: [repositoryID, source, Data(dir)]
             ).map { row in
+                // By position, in the SELECT's order: this runs for every folder of every run.
                 CatalogEntry(
-                    name: try row.bytes("name"), kind: try row.enumValue("kind"), size: try row.int64("size"),
-                    mtimeNs: try row.int64("mtime_ns"), ctimeNs: try row.int64("ctime_ns"),
-                    inode: UInt64(bitPattern: try row.int64("inode")), mode: try row.integer("mode"),
-                    uid: try row.integer("uid"), gid: try row.integer("gid"),
-                    linkTarget: try row.optionalBytes("link_target"), versionID: try row.int64("id"),
-                    contentID: try row.optionalInt64("content_id"), contentDamaged: try row.bool("damaged"),
-                    recordedRunStartNs: try row.optionalInt64("run_started"))
-            }
+                    name: try row.bytes(1), kind: try row.enumValue(2), size: try row.int64(3),
+                    mtimeNs: try row.int64(4), ctimeNs: try row.int64(5),
+                    inode: UInt64(bitPattern: try row.int64(6)), mode: try row.integer(7),
+                    uid: try row.integer(8), gid: try row.integer(9),
+                    linkTarget: try row.optionalBytes(10), versionID: try row.int64(0),
+                    contentID: try row.optionalInt64(11), contentDamaged: try row.bool(12),
+                    recordedRunStartNs: try row.optionalInt64(13))
+            })
         }
     }
 

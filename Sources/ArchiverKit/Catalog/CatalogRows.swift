@@ -4,20 +4,51 @@ import GRDB
 // Decoding rows into records. Every read goes through `Row.decode`, which throws on a NULL or mistyped value
 // instead of trapping: a catalog fetched from a remote is untrusted, and a bad row must become an error.
 
-extension Row {
-    func int64(_ column: String) throws -> Int64 { try decode(Int64.self, forColumn: column) }
-    func optionalInt64(_ column: String) throws -> Int64? { try decode(Int64?.self, forColumn: column) }
-    func string(_ column: String) throws -> String { try decode(String.self, forColumn: column) }
-    func bytes(_ column: String) throws -> [UInt8] { [UInt8](try decode(Data.self, forColumn: column)) }
-    func optionalBytes(_ column: String) throws -> [UInt8]? {
-        try decode(Data?.self, forColumn: column).map { [UInt8]($0) }
+/// Where a row value is read from: a column's name (readable), or its position (for the queries that run once per
+/// folder of every backup, where GRDB's name lookup, which lowercases the name for every value, was a third of a
+/// rescan's CPU).
+protocol RowColumn: CustomStringConvertible {
+    func read<V: DatabaseValueConvertible & StatementColumnConvertible>(_ row: Row, _ type: V.Type) throws -> V
+    func readOptional<V: DatabaseValueConvertible & StatementColumnConvertible>(_ row: Row, _ type: V.Type)
+        throws -> V?
+}
+
+extension String: RowColumn {
+    func read<V: DatabaseValueConvertible & StatementColumnConvertible>(_ row: Row, _ type: V.Type) throws -> V {
+        try row.decode(V.self, forColumn: self)
     }
-    func bool(_ column: String) throws -> Bool { try int64(column) != 0 }
-    func date(_ column: String) throws -> Date { Catalog.date(try int64(column)) }
-    func optionalDate(_ column: String) throws -> Date? { try optionalInt64(column).map(Catalog.date) }
+    func readOptional<V: DatabaseValueConvertible & StatementColumnConvertible>(_ row: Row, _ type: V.Type)
+        throws -> V?
+    {
+        try row.decode(V?.self, forColumn: self)
+    }
+}
+
+extension Int: RowColumn {
+    func read<V: DatabaseValueConvertible & StatementColumnConvertible>(_ row: Row, _ type: V.Type) throws -> V {
+        try row.decode(V.self, atIndex: self)
+    }
+    func readOptional<V: DatabaseValueConvertible & StatementColumnConvertible>(_ row: Row, _ type: V.Type)
+        throws -> V?
+    {
+        try row.decode(V?.self, atIndex: self)
+    }
+}
+
+extension Row {
+    func int64(_ column: some RowColumn) throws -> Int64 { try column.read(self, Int64.self) }
+    func optionalInt64(_ column: some RowColumn) throws -> Int64? { try column.readOptional(self, Int64.self) }
+    func string(_ column: some RowColumn) throws -> String { try column.read(self, String.self) }
+    func bytes(_ column: some RowColumn) throws -> [UInt8] { [UInt8](try column.read(self, Data.self)) }
+    func optionalBytes(_ column: some RowColumn) throws -> [UInt8]? {
+        try column.readOptional(self, Data.self).map { [UInt8]($0) }
+    }
+    func bool(_ column: some RowColumn) throws -> Bool { try int64(column) != 0 }
+    func date(_ column: some RowColumn) throws -> Date { Catalog.date(try int64(column)) }
+    func optionalDate(_ column: some RowColumn) throws -> Date? { try optionalInt64(column).map(Catalog.date) }
 
     /// A stored integer that must fit `T` (mode, uid, segment ...).
-    func integer<T: FixedWidthInteger>(_ column: String, as type: T.Type = T.self) throws -> T {
+    func integer<T: FixedWidthInteger>(_ column: some RowColumn, as type: T.Type = T.self) throws -> T {
         let value = try int64(column)
         guard let converted = T(exactly: value) else {
             throw ArchiverError(.catalog, "the catalog holds an out-of-range \(column) (\(value))")
@@ -26,7 +57,7 @@ extension Row {
     }
 
     /// A stored string that must be one of an enum's raw values.
-    func enumValue<T: RawRepresentable>(_ column: String, as type: T.Type = T.self) throws -> T
+    func enumValue<T: RawRepresentable>(_ column: some RowColumn, as type: T.Type = T.self) throws -> T
     where T.RawValue == String {
         let raw = try string(column)
         guard let value = T(rawValue: raw) else {

@@ -175,7 +175,8 @@ public final class BackupEngine: Sendable {
                 // A shutdown takes no new file: the file in flight finished and is recorded, the next is not begun.
                 try Task.checkCancellation()
                 let path = BytePath.join(dir, entry.name)
-                let display = "\(source.remote)/\(BytePath.display(path))"
+                // Made for messages and records only: most entries of a rescan are unchanged and need neither.
+                var display: String { "\(source.remote)/\(BytePath.display(path))" }
                 switch entry.kind {
                 case .fifo, .socket, .characterDevice, .blockDevice, .unknown:
                     state.skipped.append((display, "is a \(entry.kind) (not a regular file); skipped"))
