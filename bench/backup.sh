@@ -7,6 +7,8 @@
 # files/s), CPU seconds and peak RSS, and each peer's time as a ratio to archiver's.
 #
 #   bash bench/backup.sh [SIZE_MIB] [FILES]     (defaults 1024 and 20000)
+#   SETS=tree bash bench/backup.sh 1024 100000  (only the tree of small files: first backup and unchanged rerun)
+#   SETS=rescan bash bench/backup.sh 1024 100000 (only the unchanged reruns of the tree)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib="${1:-1024}"
@@ -104,7 +106,8 @@ measure() {
 
 echo "| tool | data | rate | wall | CPU s | peak RSS MiB | time / archiver's |"
 echo "|---|---|---:|---:|---:|---:|---:|"
-for set in "single-random-$size_mib.bin" "single-text-$size_mib.txt"; do
+sets="${SETS:-large tree}"
+[[ " $sets " == *" large "* ]] && for set in "single-random-$size_mib.bin" "single-text-$size_mib.txt"; do
   measure "archiver --compress 0" archiver 0 "$data/$set" bytes 0
   measure "restic --compression off" restic off "$data/$set" bytes 0
   measure "borg -C none" borg none "$data/$set" bytes 0
@@ -112,10 +115,13 @@ for set in "single-random-$size_mib.bin" "single-text-$size_mib.txt"; do
   measure "archiver --compress 1" archiver 1 "$data/$set" bytes 0
   measure "borg -C zlib,1" borg zlib,1 "$data/$set" bytes 0
 done
-measure "archiver --compress 0" archiver 0 "$data/tree-$files" files 0
-measure "restic --compression off" restic off "$data/tree-$files" files 0
-measure "borg -C none" borg none "$data/tree-$files" files 0
-measure "rclone crypt" rclone 0 "$data/tree-$files" files 0
+if [[ " $sets " == *" tree "* ]]; then
+  measure "archiver --compress 0" archiver 0 "$data/tree-$files" files 0
+  measure "restic --compression off" restic off "$data/tree-$files" files 0
+  measure "borg -C none" borg none "$data/tree-$files" files 0
+  measure "rclone crypt" rclone 0 "$data/tree-$files" files 0
+fi
+[[ " $sets " == *" tree "* || " $sets " == *" rescan "* ]] || { rm -rf "$work"; exit 0; }
 measure "archiver (unchanged rerun)" archiver 0 "$data/tree-$files" files 1
 measure "restic (unchanged rerun)" restic off "$data/tree-$files" files 1
 measure "borg (unchanged rerun)" borg none "$data/tree-$files" files 1
