@@ -14,7 +14,8 @@
 #
 #   scripts/crash-trials.sh [N] [local|baidu|both]     (N default 100, backend default both)
 #
-# Environment: SCRATCH (build folder, default .build), CONFIGURATION (debug or release, default debug),
+# Environment: SCRATCH (build folder, default .build), CONFIGURATION (debug or release, default debug), BIN (a
+# folder holding archiver and baidu-fake already built: nothing is built),
 # SEED (random seed, default the time), KEEP=1 (keep the work folders), BIG_LOCAL / BIG_BAIDU (large file bytes),
 # TMPDIR (where the work folders go, default /tmp).
 # Exits non-zero when any trial loses or damages a file or fails a check.
@@ -28,15 +29,20 @@ configuration="${CONFIGURATION:-debug}"
 seed="${SEED:-$(date +%s)}"
 command -v sqlite3 >/dev/null || { echo "sqlite3 is missing: run scripts/install-deps.sh" >&2; exit 1; }
 
-build=(swift build -c "$configuration" --scratch-path "$scratch")
-"${build[@]}" --product archiver >/dev/null
-"${build[@]}" --product baidu-fake >/dev/null
-bin="$("${build[@]}" --show-bin-path)"
+if [ -n "${BIN:-}" ]; then
+  bin="$(cd "$BIN" && pwd)"
+  configuration="prebuilt ($bin)"
+else
+  build=(swift build -c "$configuration" --scratch-path "$scratch")
+  "${build[@]}" --product archiver >/dev/null
+  "${build[@]}" --product baidu-fake >/dev/null
+  bin="$("${build[@]}" --show-bin-path)"
+fi
 archiver="$bin/archiver"
 helper="$(pwd)/scripts/crash-trials.py"
 export ARCHIVER_BAIDU_RETRY_SCALE=0.01
 RANDOM=$((seed % 32768))
-echo "crash trials: $trials per backend ($which), $configuration build, seed $seed"
+echo "crash trials: $trials per backend ($which), build: $configuration, seed $seed"
 
 # A uniform random number of seconds in [0, limit), to the millisecond.
 uniform() { python3 -c "import random,sys; random.seed(sys.argv[2]); print(f'{random.uniform(0, float(sys.argv[1])):.3f}')" "$1" "$RANDOM$RANDOM"; }

@@ -74,6 +74,12 @@ struct FaultMatrixTests {
         try faults.arm(on: baidu.fake)
         try baidu.run(["backup"], faults.testDescription)
         try baidu.fake.control("clear-faults", [:])
+        // Retries stored nothing twice: every data object on the account is one the catalog records.
+        let files = try #require(try baidu.fake.control("files") as? [[String: Any]])
+        let stored = Set(files.compactMap { $0["path"] as? String }.filter { $0.contains("/data/") })
+        let catalog = baidu.tree.dir.file("state/catalog.sqlite").path
+        let recorded = try CommandRunner.run("/usr/bin/sqlite3", [catalog, "SELECT '/apps/e2bdy/' || name FROM objects"])
+        #expect(stored == Set(recorded.stdoutText.split(separator: "\n").map(String.init)), "\(faults.testDescription)")
         try baidu.restoreAndCompare()
         try Self.recovers({ try baidu.run($0, expect: $1, faults.testDescription) }, restore: { try baidu.restoreAndCompare() })
     }
