@@ -142,9 +142,9 @@ YML
     [ $((RANDOM % 4)) -eq 0 ] && kills=2
     for k in $(seq 1 "$kills"); do
       # A run that ends before its kill took less than the delay: change the files again (so there is work)
-      # and draw again below that delay, at most three times.
+      # and draw again below that delay, at most six times.
       local delay pid attempt window="$limit"
-      for attempt in 1 2 3; do
+      for attempt in 1 2 3 4 5 6; do
         delay="$(uniform "$window")"
         "$archiver" backup --config "$config" >"$work/killed.log" 2>&1 &
         pid=$!
@@ -158,7 +158,7 @@ YML
         wait "$pid" 2>/dev/null || true
         note="$note done before ${delay}s;"
         window="$delay"
-        [ "$attempt" -lt 3 ] && python3 "$helper" mutate "$work/src" "$seed$trial$k$attempt" big >/dev/null
+        [ "$attempt" -lt 6 ] && python3 "$helper" mutate "$work/src" "$seed$trial$k$attempt" big >/dev/null
       done
       local after
       after="$(integrity "$catalog")"
