@@ -13,6 +13,7 @@ packages=(
   gzip pigz       # stock gzip for interoperability tests; pigz for the benchmark
   strace          # proves an unchanged backup opens no source file
   time            # /usr/bin/time -f %M for peak RSS in benchmarks
+  sqlite3         # PRAGMA integrity_check of the catalog in the crash trials
   python3
 )
 

@@ -208,10 +208,12 @@ extension BaiduBackupTests {
         #expect(status.stdoutText.contains("login_needed"))
         // One refresh succeeded (the first backup's); the refused one was not retried.
         #expect(try baidu.fake.stats()["refresh"] == 1)
-        // Logging in again clears the state.
+        // Logging in again clears the state, and nothing was recorded that is not stored.
         try baidu.run(["auth", "baidu"])
         try baidu.run(["backup"])
         try baidu.run(["status"])
+        try baidu.restoreAndCompare()
+        try baidu.run(["verify", "--deep"])
     }
 
     @Test func a31034StormIsSurvived() throws {
@@ -233,6 +235,8 @@ extension BaiduBackupTests {
         _ = try baidu.fake.control("config", ["quota_total": 1 << 30])
         try baidu.run(["backup"])
         try baidu.restoreAndCompare()
+        try baidu.run(["verify", "--stored"])
+        try baidu.run(["verify", "--deep"])
     }
 
     @Test func aFileOverTheTierCapIsStoredAsSegments() throws {

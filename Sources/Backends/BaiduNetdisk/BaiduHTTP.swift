@@ -70,6 +70,15 @@ enum BaiduHTTP {
         }
     }
 
+    /// `ARCHIVER_BAIDU_TIMEOUT_SCALE` (default 1) multiplies every call's deadline, so tests can show a server
+    /// slower than the deadline in seconds rather than minutes.
+    static let timeoutScale: Double = {
+        guard let text = ProcessInfo.processInfo.environment["ARCHIVER_BAIDU_TIMEOUT_SCALE"],
+            let value = Double(text), value > 0, value.isFinite
+        else { return 1 }
+        return value
+    }()
+
     /// Sends a request and returns as soon as the head arrives; the caller streams the body.
     static func start(_ call: Call) async throws -> HTTPClientResponse {
         logger.trace("\(call.method) \(BaiduRedaction.redact(call.url))")
@@ -80,7 +89,7 @@ enum BaiduHTTP {
         if let body = call.body {
             request.body = .bytes(body)
         }
-        let (seconds, attoseconds) = call.timeout.components
+        let (seconds, attoseconds) = (call.timeout * timeoutScale).components
         let timeout = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         return try await client.execute(request, timeout: timeout)
     }
