@@ -104,8 +104,11 @@ public enum FernetDecoder {
         }
         func problem(_ error: Base64Stream.Problem) -> ArchiverError {
             switch error {
-            case .dangling:
+            case .dangling where prefix.starts(with: E2bdyFormat.fernetPrefix):
                 return E2bdyFormat.truncated(.fernet, file: file, "the base64 text ends in the middle of a group")
+            case .dangling:
+                // Text that merely decodes as base64 (and 1 in 256 starts with the 0x80 version byte) is no token.
+                return E2bdyFormat.notThisFormat(.fernet, file: file, prefix: prefix)
             case .invalid(let offset, let byte) where prefix.starts(with: E2bdyFormat.fernetPrefix):
                 return E2bdyFormat.tampered(
                     .fernet, file: file, "byte \(offset) (0x\(String(byte, radix: 16))) is not base64")
