@@ -60,13 +60,7 @@ struct BackupRunner {
         var attempted = 0
         for target in try Targets.selected(config, name: target) {
             try Task.checkCancellation()
-            let opened: OpenedTarget
-            do {
-                opened = try await Targets.open(target, config: config)
-            } catch let error as ArchiverError where error.code == .targetUnavailable && config.targets.count > 1 {
-                Terminal.warning("skipping target \(target.name): \(error.message)")
-                continue
-            }
+            guard let opened = try await openOrSkip(target, config: config) else { continue }
             attempted += 1
             let catalog: Catalog? = opened.backend.persists ? try Catalog(path: config.catalog) : nil
             let lock = try catalog?.acquireRunLock(command: "backup")
