@@ -14,7 +14,7 @@ struct Archiver: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, BackupCommand.self, DaemonCommand.self, RestoreCommand.self, VerifyCommand.self, StatusCommand.self,
             LsCommand.self, VersionsCommand.self, AuthCommand.self, ImportTokenCommand.self, ImportE2bdyCommand.self, KeyCommand.self,
-            EncryptCommand.self, DecryptCommand.self, ScheduleCommand.self, ForgetCommand.self,
+            EncryptCommand.self, DecryptCommand.self, ScheduleCommand.self, ForgetCommand.self, CopyCommand.self,
         ]
     )
 

@@ -100,7 +100,7 @@ struct BackupRunner {
         return outcome
     }
 
-    private func storeCatalogCopy(_ catalog: Catalog, opened: OpenedTarget, runID: Int64) async throws {
+    func storeCatalogCopy(_ catalog: Catalog, opened: OpenedTarget, runID: Int64) async throws {
         guard config.encryption, !config.recipients.isEmpty else { return }
         guard let key = try CatalogCopies.readMACKey(catalog: config.catalog) else {
             Terminal.warning("no catalog-copy key beside the catalog, so no catalog copy was stored; run `archiver key mac-key --identity key.txt --config FILE` where the identity lives")
