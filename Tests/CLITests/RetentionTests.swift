@@ -143,6 +143,33 @@ func lastJSON(_ result: CommandResult) -> [String: Any] {
         try days.run(["verify"], at: SimulatedDays.time(day: 3, hour: 11))
     }
 
+    @Test func theDaemonForgetsAfterItsRun() throws {
+        let tree = try SourceTree(onlyLarge: 2_000)
+        let setup = try Setup(tree: tree, extra: "keep: {last: 1}\nschedule: \"0 3 * * *\"\nshutdown_timeout: 2s")
+        try setup.run(["init"])
+        try tree.dir.write("src/a.txt", Array("first".utf8))
+        try setup.run(["backup"])
+        try tree.dir.write("src/a.txt", Array("second".utf8))
+        let log = tree.dir.file("daemon.log").path
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: CommandRunner.archiver)
+        daemon.arguments = ["daemon", "--config", setup.config, "--nice", "0", "--io-priority", "normal"]
+        daemon.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try daemon.run()
+        let deadline = Date().addingTimeInterval(60)
+        while daemon.isRunning, Date() < deadline,
+            !((try? String(contentsOfFile: log, encoding: .utf8))?.contains("next run at") ?? false)
+        {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        daemon.terminate()
+        daemon.waitUntilExit()
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("forgot 1 versions"), "\(text)")
+        #expect(try SimulatedDays(setup: setup).versionIDs("home/a.txt").count == 1)
+    }
+
     @Test func forgetOnBaiduDeletesThroughTheRecycleBin() throws {
         let tree = try SourceTree(onlyLarge: 2 * BaiduSetup.sliceSize)
         let baidu = try BaiduSetup(tree: tree, extra: "keep: {last: 1}")

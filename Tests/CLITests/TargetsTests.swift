@@ -129,6 +129,25 @@ func twoLocalTargets(_ tree: SourceTree, first: String, second: String) throws -
         try compareTrees(tree.root.path, out + "/home")
     }
 
+    @Test func copyToAMockWithBaiduRulesAnnouncesEveryDigestFirst() throws {
+        let tree = try smallTree()
+        let setup = try Setup(tree: tree)
+        let usb = tree.dir.file("usbdisk").path
+        let mock = tree.dir.file("mock").path
+        try FileManager.default.createDirectory(atPath: usb, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: mock, withIntermediateDirectories: true)
+        // The mock checks each upload against the digests announced before it, as Baidu does.
+        try setup.writeTargets([("usb", "local:\(usb)"), ("m", "mock:\(mock)?digests_first=1&slice_size=65536&no_empty=1")])
+        try setup.run(["init"])
+        try setup.run(["backup", "--target", "usb"])
+        let copied = lastJSON(try setup.run(["copy", "--from", "usb", "--to", "m", "--json"]))
+        #expect(copied["status"] as? String == "completed", "\(copied)")
+        #expect(storedObjects(mock).count == storedObjects(usb).count)
+        let out = tree.dir.file("restored-mock").path
+        try setup.run(["restore", "--target", "m", "--to", out])
+        try compareTrees(tree.root.path, out + "/home")
+    }
+
     @Test func aTamperedSourceObjectIsRefused() throws {
         let tree = try SourceTree(onlyLarge: 50_000)
         let (setup, paths) = try twoLocalTargets(tree, first: "usb", second: "disk")
