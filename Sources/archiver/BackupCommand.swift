@@ -90,8 +90,8 @@ struct BackupRunner {
             report(summary, target: target)
             outcome.summaries.append((target.name, summary))
             if summary.status == .partial { outcome.partial = true }
-            if let catalog, let runID = summary.runID, summary.counts.stored > 0 {
-                try await storeCatalogCopy(catalog, opened: opened, runID: runID)
+            if let catalog, summary.runID != nil, summary.counts.stored > 0 {
+                try await storeCatalogCopy(catalog, opened: opened)
             }
         }
         if attempted == 0 {
@@ -100,7 +100,7 @@ struct BackupRunner {
         return outcome
     }
 
-    func storeCatalogCopy(_ catalog: Catalog, opened: OpenedTarget, runID: Int64) async throws {
+    func storeCatalogCopy(_ catalog: Catalog, opened: OpenedTarget) async throws {
         guard config.encryption, !config.recipients.isEmpty else { return }
         guard let key = try CatalogCopies.readMACKey(catalog: config.catalog) else {
             Terminal.warning("no catalog-copy key beside the catalog, so no catalog copy was stored; run `archiver key mac-key --identity key.txt --config FILE` where the identity lives")

@@ -43,7 +43,7 @@ struct CopyCommand: AsyncParsableCommand {
         report(summary)
         if summary.copied > 0 {
             try await BackupRunner(config: config, target: to, style: json ? .json : .log(every: 30))
-                .storeCatalogCopy(catalog, opened: destination, runID: summary.runID)
+                .storeCatalogCopy(catalog, opened: destination)
         }
         if !summary.failures.isEmpty { throw ExitCode(ExitStatus.partial) }
     }

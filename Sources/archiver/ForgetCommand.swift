@@ -78,6 +78,11 @@ struct ForgetRunner {
             }
             report(summary, target: target)
             if !summary.failures.isEmpty { outcome.failed = true }
+            if !dryRun && summary.versions > 0 {
+                // The copy on the target would still list what was just forgotten.
+                try await BackupRunner(config: config, target: target.name, style: json ? .json : .log(every: 30))
+                    .storeCatalogCopy(catalog, opened: opened)
+            }
         }
         if attempted == 0 {
             throw ArchiverError(.targetUnavailable, "no target is available; nothing was forgotten")

@@ -86,6 +86,10 @@ public struct TargetCopier: Sendable {
         }
         try catalog.registerRepository(id: destination, spec: to.backend.spec)
         let runID = try catalog.beginRun(repositoryID: destination, dryRun: false)
+        // Objects can have landed unrecorded only when the destination's previous run did not finish: only then is
+        // each name looked up on the destination first (one request per object on Baidu).
+        let previous = try catalog.runs(repositoryID: destination, limit: 2).first { $0.id != runID }
+        let resuming = previous.map { [.interrupted, .failed, .running].contains($0.status) } ?? false
         var summary = CopySummary(runID: runID, sourceRunID: sourceRun.id, status: .running)
         do {
             var folder: (source: String, dir: [UInt8])?
@@ -101,7 +105,8 @@ public struct TargetCopier: Sendable {
                             .map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
                 }
                 do {
-                    try await copy(item, previous: known[version.name], runID: runID, summary: &summary)
+                    try await copy(
+                        item, previous: known[version.name], runID: runID, resuming: resuming, summary: &summary)
                 } catch let error as ArchiverError where BackupEngine.stopsTheRun(error) {
                     throw error
                 } catch is CancellationError {
@@ -136,9 +141,9 @@ public struct TargetCopier: Sendable {
 
     /// Copies one entry of the source's state: records it in the destination unless the destination's current
     /// version is already the same.
-    private func copy(_ item: RestoreItem, previous: CatalogEntry?, runID: Int64, summary: inout CopySummary)
-        async throws
-    {
+    private func copy(
+        _ item: RestoreItem, previous: CatalogEntry?, runID: Int64, resuming: Bool, summary: inout CopySummary
+    ) async throws {
         let v = item.version
         let sameMetadata =
             previous.map {
@@ -153,7 +158,7 @@ public struct TargetCopier: Sendable {
                 summary.unchanged += 1
                 return
             }
-            contentID = try await ensureContent(item, runID: runID, summary: &summary)
+            contentID = try await ensureContent(item, runID: runID, resuming: resuming, summary: &summary)
         } else if sameMetadata {
             return
         }
@@ -173,7 +178,9 @@ public struct TargetCopier: Sendable {
     }
 
     /// The destination's content for the item's plaintext: one it already holds, or the source's objects sent over.
-    private func ensureContent(_ item: RestoreItem, runID: Int64, summary: inout CopySummary) async throws -> Int64? {
+    private func ensureContent(_ item: RestoreItem, runID: Int64, resuming: Bool, summary: inout CopySummary)
+        async throws -> Int64?
+    {
         guard let content = item.content else { return nil }
         let destination = to.marker.id
         if let held = try catalog.findContent(
@@ -193,7 +200,10 @@ public struct TargetCopier: Sendable {
         var objects: [NewObject] = []
         do {
             for object in item.objects {
-                objects.append(try await send(object, of: content, version: item.version, segments: item.objects.count, summary: &summary))
+                objects.append(
+                    try await send(
+                        object, of: content, version: item.version, segments: item.objects.count, resuming: resuming,
+                        summary: &summary))
             }
             let id = try catalog.recordContent(
                 NewContent(
@@ -215,7 +225,7 @@ public struct TargetCopier: Sendable {
 
     /// Sends one object to the destination, or finds it there already; returns its row.
     private func send(
-        _ object: ObjectRecord, of content: ContentRecord, version: VersionRecord, segments: Int,
+        _ object: ObjectRecord, of content: ContentRecord, version: VersionRecord, segments: Int, resuming: Bool,
         summary: inout CopySummary
     ) async throws -> NewObject {
         let caps = to.backend.capabilities
@@ -232,7 +242,7 @@ public struct TargetCopier: Sendable {
             segment: object.segment, name: name.value, storedSize: object.storedSize, storedMD5: object.storedMD5,
             storedSHA256: object.storedSHA256, plaintextOffset: object.plaintextOffset,
             plaintextSize: object.plaintextSize)
-        if let found = try await to.backend.stat(name), found.size == object.storedSize {
+        if resuming, let found = try await to.backend.stat(name), found.size == object.storedSize {
             summary.adopted += 1
             return row
         }
