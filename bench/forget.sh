@@ -8,6 +8,7 @@
 #
 #   bash bench/forget.sh [PATHS] [VERSIONS_PER_PATH]     (defaults 1000 and 100)
 #   ARCHIVER=/path/to/archiver bash bench/forget.sh       (skip the release build)
+#   BUILD_ONLY=1 bash bench/forget.sh                     (build the catalog, print where it is, stop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 paths="${1:-1000}"
@@ -68,6 +69,8 @@ SQL
 end=$(date +%s.%N)
 versions=$(sqlite3 "$work/catalog.sqlite" "SELECT count(*) FROM versions")
 printf 'built a catalog of %s versions in %.1f s\n' "$versions" "$(echo "$end - $start" | bc)"
+
+[ -n "${BUILD_ONLY:-}" ] && { echo "catalog at $work/catalog.sqlite, config at $work/config.yml"; exit 0; }
 
 start=$(date +%s.%N)
 "$ARCHIVER" forget --dry-run --json --config "$work/config.yml" > "$work/dry.json"

@@ -59,9 +59,11 @@ struct CopyCommand: AsyncParsableCommand {
             return
         }
         for (path, message) in s.failures { Terminal.note("FAILED \(path): \(message)") }
-        Terminal.note(String(
-            format: "copy %@ → %@ %@ (state of run %lld): %lld files copied (%lld objects, %@), %lld already held, %lld unchanged, %lld found from an earlier copy, %lld failed; %.1f s",
-            from as NSString, to as NSString, s.status.rawValue as NSString, s.sourceRunID, s.copied, s.objects,
-            formatBytes(s.bytes) as NSString, s.reused, s.unchanged, s.adopted, Int64(s.failures.count), s.seconds))
+        Terminal.note(
+            String(
+                format:
+                    "copy %@ → %@ %@ (state of run %lld): %lld files copied (%lld objects, %@), %lld already held, %lld unchanged, %lld found from an earlier copy, %lld failed; %.1f s",
+                from as NSString, to as NSString, s.status.rawValue as NSString, s.sourceRunID, s.copied, s.objects,
+                formatBytes(s.bytes) as NSString, s.reused, s.unchanged, s.adopted, Int64(s.failures.count), s.seconds))
     }
 }

@@ -106,14 +106,18 @@ struct ForgetRunner {
             ])
             return
         }
-        for failure in s.failures { Terminal.note("FAILED to delete \(failure.object): \(failure.message); kept, retried next time") }
+        for failure in s.failures {
+            Terminal.note("FAILED to delete \(failure.object): \(failure.message); kept, retried next time")
+        }
         let verb = dryRun ? "would forget" : "forgot"
         Terminal.note(
             "forget on \(target.name): \(verb) \(s.versions) versions; \(dryRun ? "would delete" : "deleted") "
                 + "\(s.objects) objects of \(s.contents) contents, \(formatBytes(s.bytesFreed)) freed; "
                 + String(format: "selection %.2f s, %.1f s in all", s.selectionSeconds, s.seconds))
         if recycleBin && s.objects > 0 {
-            Terminal.note("Baidu Netdisk keeps deleted objects in its recycle bin (about 10 days, 30 for members); the space returns when they leave it")
+            Terminal.note(
+                "Baidu Netdisk keeps deleted objects in its recycle bin (about 10 days, 30 for members); the space returns when they leave it"
+            )
         }
     }
 }

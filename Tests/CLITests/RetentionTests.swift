@@ -32,11 +32,12 @@ struct SimulatedDays {
 /// The object files under a target folder (`<id>/data/...` or `<id>/files/...`), not markers or catalog copies.
 func storedObjects(_ root: String) -> Set<String> {
     let all = (try? FileManager.default.subpathsOfDirectory(atPath: root)) ?? []
-    return Set(all.filter { path in
-        var isDirectory: ObjCBool = false
-        _ = FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory)
-        return !isDirectory.boolValue && (path.contains("/data/") || path.contains("/files/"))
-    })
+    return Set(
+        all.filter { path in
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory)
+            return !isDirectory.boolValue && (path.contains("/data/") || path.contains("/files/"))
+        })
 }
 
 /// The object files the Baidu fake holds (not markers or catalog copies).

@@ -37,7 +37,9 @@ func smallTree() throws -> SourceTree {
 }
 
 /// A setup with two local targets, folders created and initialised.
-func twoLocalTargets(_ tree: SourceTree, first: String, second: String) throws -> (setup: Setup, paths: [String: String]) {
+func twoLocalTargets(_ tree: SourceTree, first: String, second: String) throws -> (
+    setup: Setup, paths: [String: String]
+) {
     let setup = try Setup(tree: tree)
     var paths: [String: String] = [:]
     for name in [first, second] {
@@ -67,7 +69,9 @@ func twoLocalTargets(_ tree: SourceTree, first: String, second: String) throws -
         #expect(skipped.stderr.contains("skipping target usb"), "\(skipped.stderr)")
         let behind = try setup.run(["status"])
         #expect(behind.stdoutText.contains("missing 2 files"), "\(behind.stdoutText)")
-        #expect(behind.stdoutText.contains("2 files") && behind.stdoutText.contains("fewer than 2 copies"), "\(behind.stdoutText)")
+        #expect(
+            behind.stdoutText.contains("2 files") && behind.stdoutText.contains("fewer than 2 copies"),
+            "\(behind.stdoutText)")
         let behindJSON = lastJSON(try setup.run(["status", "--json"]))
         let targets = behindJSON["targets"] as? [[String: Any]] ?? []
         let usbMissing = targets.first { $0["target"] as? String == "usb" }?["missing"] as? [String: Any]
@@ -137,7 +141,9 @@ func twoLocalTargets(_ tree: SourceTree, first: String, second: String) throws -
         try FileManager.default.createDirectory(atPath: usb, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: mock, withIntermediateDirectories: true)
         // The mock checks each upload against the digests announced before it, as Baidu does.
-        try setup.writeTargets([("usb", "local:\(usb)"), ("m", "mock:\(mock)?digests_first=1&slice_size=65536&no_empty=1")])
+        try setup.writeTargets([
+            ("usb", "local:\(usb)"), ("m", "mock:\(mock)?digests_first=1&slice_size=65536&no_empty=1"),
+        ])
         try setup.run(["init"])
         try setup.run(["backup", "--target", "usb"])
         let copied = lastJSON(try setup.run(["copy", "--from", "usb", "--to", "m", "--json"]))
@@ -204,7 +210,9 @@ func twoLocalTargets(_ tree: SourceTree, first: String, second: String) throws -
         _ = try baidu.fake.control("clear-faults", [:])
         let copied = lastJSON(try baidu.run(["copy", "--from", "usb", "--to", "cloud", "--json"]))
         #expect(copied["status"] as? String == "completed", "\(copied)")
-        #expect(copied["unchanged"] as? Int == 1 && copied["copied"] as? Int == 1, "first.txt landed before the kill: \(copied)")
+        #expect(
+            copied["unchanged"] as? Int == 1 && copied["copied"] as? Int == 1,
+            "first.txt landed before the kill: \(copied)")
         // Every object once on the fake, under the cloud repository's names.
         #expect(try fakeObjects(baidu.fake).count == storedObjects(usb).count)
 

@@ -104,13 +104,17 @@ extension Catalog {
         }
     }
 
-    /// Compares the copy's schema with the one this build creates, and its recorded migrations with ours.
+    /// Compares the copy's schema with one this build creates at some migration level (a copy an older archiver
+    /// stored must still restore), and its recorded migrations with that level's.
     private static func checkSchema(_ db: Database, path: String) throws {
-        guard let expected = try CatalogSchema.expectedSchemas().last else {
+        let levels = try CatalogSchema.expectedSchemas()
+        let actual = try CatalogSchema.objects(db)
+        guard let newest = levels.last else {
             throw ArchiverError(.internalError, "the catalog has no migrations")
         }
-        let actual = try CatalogSchema.objects(db)
-        if actual != expected.objects {
+        let level = levels.lastIndex { $0.objects == actual }
+        let expected = level.map { levels[$0] } ?? newest
+        if level == nil {
             let want = Set(expected.objects)
             let have = Set(actual)
             let expectedByKey = Dictionary(
@@ -132,7 +136,7 @@ extension Catalog {
                 subject: path)
         }
         let recorded = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
-        guard recorded == CatalogSchema.migrationIdentifiers.sorted() else {
+        guard let level, recorded == levels[...level].map(\.identifier).sorted() else {
             throw ArchiverError(
                 .catalog,
                 "this file does not have archiver's schema (migrations \(recorded.joined(separator: ", ")) recorded); "

@@ -66,7 +66,8 @@ extension Catalog {
     public func runStarts(repositoryID: String) throws -> [(id: Int64, started: Date)] {
         try read("listing runs") { db in
             try Row.fetchAll(
-                db, sql: "SELECT id, started_at FROM runs WHERE repository_id = ? ORDER BY id", arguments: [repositoryID]
+                db, sql: "SELECT id, started_at FROM runs WHERE repository_id = ? ORDER BY id",
+                arguments: [repositoryID]
             ).map { (try $0.int64("id"), try $0.date("started_at")) }
         }
     }
@@ -88,7 +89,9 @@ extension Catalog {
         repositoryID: String, policies: [(source: String, keep: ArchiverConfig.Retention)], buckets: [RunBuckets],
         now: Date
     ) throws -> ForgetPlan {
-        let json = "[" + buckets.map { "[\($0.runID),\($0.hour),\($0.day),\($0.week),\($0.month),\($0.year)]" }
+        let json =
+            "["
+            + buckets.map { "[\($0.runID),\($0.hour),\($0.day),\($0.week),\($0.month),\($0.year)]" }
             .joined(separator: ",") + "]"
         return try write("selecting what the retention policy drops") { db in
             try db.execute(
@@ -96,12 +99,24 @@ extension Catalog {
                     DROP TABLE IF EXISTS temp.forget_versions;
                     DROP TABLE IF EXISTS temp.forget_contents;
                     CREATE TEMP TABLE forget_versions (id INTEGER PRIMARY KEY, content_id INTEGER);
+                    CREATE INDEX temp.forget_versions_by_content ON forget_versions(content_id);
                     CREATE TEMP TABLE forget_contents (id INTEGER PRIMARY KEY);
+                    DROP TABLE IF EXISTS temp.forget_runs;
+                    CREATE TEMP TABLE forget_runs (run_id INTEGER PRIMARY KEY, h INTEGER, d INTEGER, w INTEGER,
+                        m INTEGER, y INTEGER);
                     """)
+            // Keyed by run, so each version finds its run's buckets with one seek.
+            try db.execute(
+                sql: """
+                    INSERT INTO temp.forget_runs (run_id, h, d, w, m, y)
+                    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+                        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]')
+                    FROM json_each(?)
+                    """, arguments: [json])
             for (source, keep) in policies where !keep.keepsEverything {
                 let cutoff = keep.deletedDays.map { Self.nanoseconds(now) - Int64($0) * 86_400 * 1_000_000_000 }
                 let (sql, arguments) = Self.forgetSelection(keep: keep, cutoffNs: cutoff)
-                try db.execute(sql: sql, arguments: [json, repositoryID, source] + arguments)
+                try db.execute(sql: sql, arguments: [repositoryID, source] + arguments)
             }
             // The dedup guard: a content goes only when every version of the repository (any source, any path)
             // that references it is being dropped.
@@ -127,13 +142,15 @@ extension Catalog {
         }
     }
 
-    /// The INSERT that selects one source's dropped versions. Arguments: the buckets' JSON, the repository, the
-    /// source, then the returned ones.
+    /// The INSERT that selects one source's dropped versions. Arguments: the repository, the source, then the
+    /// returned ones. `CROSS JOIN` keeps `versions` the outer loop (read once along `versions_by_path`), each
+    /// version finding its run's buckets by primary key.
     static func forgetSelection(keep: ArchiverConfig.Retention, cutoffNs: Int64?) -> (String, StatementArguments) {
         let rules: [(column: String, count: Int?)] = [
             ("h", keep.hourly), ("d", keep.daily), ("w", keep.weekly), ("m", keep.monthly), ("y", keep.yearly),
         ]
-        var windows = ""
+        var flags = ""
+        var ranks = ""
         var keeps: [String] = []
         var counts: [Int] = []
         if let last = keep.last {
@@ -142,13 +159,13 @@ extension Catalog {
         }
         for (column, count) in rules {
             guard let count else { continue }
-            // The newest version in its bucket, in one of the `count` most recent buckets that have a version.
-            windows += """
-                ,
-                row_number() OVER (PARTITION BY v.dir, v.name, b.\(column) ORDER BY v.first_run DESC) AS \(column)_first,
-                dense_rank() OVER (PARTITION BY v.dir, v.name ORDER BY b.\(column) DESC) AS \(column)_rank
-                """
-            keeps.append("(r.\(column)_first = 1 AND r.\(column)_rank <= ?)")
+            // Restic's rule: walking a path's versions newest first, a version whose bucket differs from the newer
+            // one's starts a bucket and is kept while fewer than `count` buckets have started. (Buckets follow run
+            // order, so this is the newest version of each of the `count` most recent buckets that have one.)
+            // Both windows share one partition and order: two sorts however many rules are set.
+            flags += ",\n        b.\(column) IS NOT lag(b.\(column)) OVER newest AS \(column)_first"
+            ranks += ",\n        sum(\(column)_first) OVER newest AS \(column)_rank"
+            keeps.append("(r.\(column)_first AND r.\(column)_rank <= ?)")
             counts.append(count)
         }
         let byRules = keeps.isEmpty ? "1" : keeps.joined(separator: " OR ")
@@ -166,18 +183,18 @@ extension Catalog {
         }
         arguments += StatementArguments(counts)
         let sql = """
-            WITH b(run_id, h, d, w, m, y) AS MATERIALIZED (
-                SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-                    json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]')
-                FROM json_each(?)
+            WITH flagged AS (
+                SELECT v.id, v.content_id, v.dir, v.name, v.first_run,
+                    row_number() OVER newest AS rn,
+                    first_value(v.end_run) OVER newest AS path_end\(flags)
+                FROM versions v CROSS JOIN temp.forget_runs b ON b.run_id = v.first_run
+                WHERE v.repository_id = ? AND v.source = ? AND v.kind = 'file'
+                WINDOW newest AS (PARTITION BY v.dir, v.name ORDER BY v.first_run DESC ROWS UNBOUNDED PRECEDING)
             ),
             ranked AS (
-                SELECT v.id, v.content_id,
-                    row_number() OVER newest AS rn,
-                    first_value(v.end_run) OVER newest AS path_end\(windows)
-                FROM versions v JOIN b ON b.run_id = v.first_run
-                WHERE v.repository_id = ? AND v.source = ? AND v.kind = 'file'
-                WINDOW newest AS (PARTITION BY v.dir, v.name ORDER BY v.first_run DESC)
+                SELECT *\(ranks)
+                FROM flagged
+                WINDOW newest AS (PARTITION BY dir, name ORDER BY first_run DESC ROWS UNBOUNDED PRECEDING)
             )
             INSERT INTO temp.forget_versions (id, content_id)
             SELECT r.id, r.content_id FROM ranked r LEFT JOIN runs e ON e.id = r.path_end
@@ -235,7 +252,8 @@ extension Catalog {
     public func doomedContents(after: Int64, limit: Int) throws -> [DoomedContent] {
         try write("listing contents to delete") { db in
             let ids = try Int64.fetchAll(
-                db, sql: "SELECT id FROM temp.forget_contents WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit])
+                db, sql: "SELECT id FROM temp.forget_contents WHERE id > ? ORDER BY id LIMIT ?",
+                arguments: [after, limit])
             return try ids.map { id in
                 DoomedContent(
                     id: id,
@@ -255,12 +273,13 @@ extension Catalog {
     @discardableResult
     public func dropContent(id: Int64) throws -> Int {
         try write("deleting content \(id)") { db in
-            let others = try Int64.fetchOne(
-                db,
-                sql: """
-                    SELECT count(*) FROM versions
-                    WHERE content_id = ? AND id NOT IN (SELECT id FROM temp.forget_versions)
-                    """, arguments: [id]) ?? 0
+            let others =
+                try Int64.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count(*) FROM versions
+                        WHERE content_id = ? AND id NOT IN (SELECT id FROM temp.forget_versions)
+                        """, arguments: [id]) ?? 0
             guard others == 0 else {
                 throw ArchiverError(
                     .internalError, "content \(id) is still referenced by \(others) versions; it was not removed",
@@ -279,7 +298,11 @@ extension Catalog {
     /// Drops the temporary selection.
     public func endForget() throws {
         try write("ending the retention pass") { db in
-            try db.execute(sql: "DROP TABLE IF EXISTS temp.forget_versions; DROP TABLE IF EXISTS temp.forget_contents")
+            try db.execute(
+                sql: """
+                    DROP TABLE IF EXISTS temp.forget_versions; DROP TABLE IF EXISTS temp.forget_contents;
+                    DROP TABLE IF EXISTS temp.forget_runs
+                    """)
         }
     }
 }

@@ -22,7 +22,8 @@ extension Catalog {
     ///   - repositoryID: the target's repository.
     ///   - others: the other targets' repositories.
     ///   - sampleLimit: how many paths to name.
-    public func missingFiles(repositoryID: String, comparedWith others: [String], sampleLimit: Int) throws -> TargetGap {
+    public func missingFiles(repositoryID: String, comparedWith others: [String], sampleLimit: Int) throws -> TargetGap
+    {
         guard !others.isEmpty else { return TargetGap() }
         let marks = Array(repeating: "?", count: others.count).joined(separator: ", ")
         let sql = """
@@ -42,7 +43,8 @@ extension Catalog {
                         AND (t.first_run > o.first_run OR t.end_run > o.first_run))
             ORDER BY o.source, o.dir, o.name
             """
-        return try gap("comparing targets", sql: sql, StatementArguments(others) + [repositoryID, repositoryID],
+        return try gap(
+            "comparing targets", sql: sql, StatementArguments(others) + [repositoryID, repositoryID],
             sampleLimit: sampleLimit)
     }
 
@@ -74,7 +76,8 @@ extension Catalog {
             FROM compared GROUP BY source, dir, name HAVING sum(same AND intact) < ?
             ORDER BY source, dir, name
             """
-        return try gap("counting copies", sql: sql, StatementArguments(repositoryIDs) + [copies], sampleLimit: sampleLimit)
+        return try gap(
+            "counting copies", sql: sql, StatementArguments(repositoryIDs) + [copies], sampleLimit: sampleLimit)
     }
 
     /// Ends, at `runID`, the current versions of `repositoryID` whose path is absent from the state of `source` as

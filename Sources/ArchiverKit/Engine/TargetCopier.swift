@@ -82,7 +82,9 @@ public struct TargetCopier: Sendable {
         }
         guard let sourceRun = try catalog.lastCompletedRun(repositoryID: source) else {
             throw ArchiverError(
-                .usage, "\(from.target.name) has no completed backup to copy; run `archiver backup --target \(from.target.name)`")
+                .usage,
+                "\(from.target.name) has no completed backup to copy; run `archiver backup --target \(from.target.name)`"
+            )
         }
         try catalog.registerRepository(id: destination, spec: to.backend.spec)
         let runID = try catalog.beginRun(repositoryID: destination, dryRun: false)
@@ -121,7 +123,8 @@ public struct TargetCopier: Sendable {
                 }
             }
             summary.ended = Int64(
-                try catalog.endVersionsAbsent(repositoryID: destination, runID: runID, from: source, asOfRun: sourceRun.id))
+                try catalog.endVersionsAbsent(
+                    repositoryID: destination, runID: runID, from: source, asOfRun: sourceRun.id))
         } catch {
             let status: RunStatus = error is CancellationError ? .interrupted : .failed
             try? catalog.finishRun(runID, status: status, counts: counts(summary))
@@ -174,7 +177,8 @@ public struct TargetCopier: Sendable {
     private func holds(_ destinationContent: Int64?, _ sourceContent: ContentRecord?) throws -> Bool {
         guard let destinationContent else { return sourceContent == nil }
         guard let sourceContent, let held = try catalog.content(id: destinationContent) else { return false }
-        return held.plaintextSHA256 == sourceContent.plaintextSHA256 && held.plaintextSize == sourceContent.plaintextSize
+        return held.plaintextSHA256 == sourceContent.plaintextSHA256
+            && held.plaintextSize == sourceContent.plaintextSize
     }
 
     /// The destination's content for the item's plaintext: one it already holds, or the source's objects sent over.
@@ -230,11 +234,14 @@ public struct TargetCopier: Sendable {
     ) async throws -> NewObject {
         let caps = to.backend.capabilities
         var limit = caps.maxObjectSize
-        if let slice = caps.sliceSize, let count = caps.maxSlices { limit = min(limit ?? .max, Int64(slice) * Int64(count)) }
+        if let slice = caps.sliceSize, let count = caps.maxSlices {
+            limit = min(limit ?? .max, Int64(slice) * Int64(count))
+        }
         if let limit, object.storedSize > limit {
             throw ArchiverError(
                 .backend,
-                "its object is \(object.storedSize) bytes, more than \(to.target.name) takes (\(limit)); back the file up to \(to.target.name) directly (it is cut into segments there)",
+                "its object is \(object.storedSize) bytes, more than \(to.target.name) takes (\(limit)); back the file "
+                    + "up to \(to.target.name) directly (it is cut into segments there)",
                 subject: version.display)
         }
         let name = try freshName(for: object, of: content, version: version, segments: segments)
@@ -263,7 +270,8 @@ public struct TargetCopier: Sendable {
                         into: writer)
                     guard second.slices == first.slices else {
                         throw ArchiverError(
-                            .integrity, "object \(object.name) read differently the second time", subject: version.display)
+                            .integrity, "object \(object.name) read differently the second time",
+                            subject: version.display)
                     }
                 } catch {
                     await writer.abort()
@@ -275,7 +283,8 @@ public struct TargetCopier: Sendable {
         } else {
             let writer = try await to.backend.openWriter(for: name, size: object.storedSize, digests: nil)
             do {
-                _ = try await stream(sourceName, expected: object, digests: [.sha256], sliceSize: Self.bufferSize, into: writer)
+                _ = try await stream(
+                    sourceName, expected: object, digests: [.sha256], sliceSize: Self.bufferSize, into: writer)
             } catch {
                 await writer.abort()
                 throw error
@@ -337,7 +346,8 @@ public struct TargetCopier: Sendable {
         guard result.count == object.storedSize, result.sha256 == object.storedSHA256 else {
             throw ArchiverError(
                 .integrity,
-                "object \(object.name) on \(from.target.name) does not match its recorded size and SHA-256; it was not copied (run `archiver verify --stored --target \(from.target.name)`)",
+                "object \(object.name) on \(from.target.name) does not match its recorded size and SHA-256; it was not "
+                    + "copied (run `archiver verify --stored --target \(from.target.name)`)",
                 subject: object.name)
         }
         return result
