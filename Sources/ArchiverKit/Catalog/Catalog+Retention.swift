@@ -265,32 +265,50 @@ extension Catalog {
         }
     }
 
-    /// Removes a content whose objects the backend confirmed deleted, with its objects and the dropped versions
-    /// that referenced it, in one transaction. The dedup guard is checked again: if any other version references
-    /// the content, nothing is removed.
+    /// Marks the objects of contents about to be deleted as damaged, so deduplication never picks them again even
+    /// if the pass dies between the backend's delete and `dropContents`. Nothing current references them (current
+    /// versions are always kept), so no backup is asked to store a file again.
+    public func markContentsDoomed(_ ids: [Int64]) throws {
+        guard !ids.isEmpty else { return }
+        let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        try write("marking contents to delete") { db in
+            try db.execute(
+                sql: "UPDATE objects SET damaged_at = ? WHERE content_id IN (\(marks)) AND damaged_at IS NULL",
+                arguments: [Self.now()] + StatementArguments(ids))
+        }
+    }
+
+    /// Removes contents whose objects the backend confirmed deleted, with their objects and the dropped versions
+    /// that referenced them, in one transaction. The dedup guard is checked again first: if any version outside
+    /// the selection references one of them, nothing is removed.
     /// - Returns: how many versions went.
-    /// - Throws: `ArchiverError(.internalError)` when another version references it (its objects are gone).
+    /// - Throws: `ArchiverError(.internalError)` when another version references one (its objects are gone).
     @discardableResult
-    public func dropContent(id: Int64) throws -> Int {
-        try write("deleting content \(id)") { db in
+    public func dropContents(ids: [Int64]) throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        let arguments = StatementArguments(ids)
+        return try write("deleting \(ids.count) contents") { db in
             let others =
                 try Int64.fetchOne(
                     db,
                     sql: """
                         SELECT count(*) FROM versions
-                        WHERE content_id = ? AND id NOT IN (SELECT id FROM temp.forget_versions)
-                        """, arguments: [id]) ?? 0
+                        WHERE content_id IN (\(marks)) AND id NOT IN (SELECT id FROM temp.forget_versions)
+                        """, arguments: arguments) ?? 0
             guard others == 0 else {
                 throw ArchiverError(
-                    .internalError, "content \(id) is still referenced by \(others) versions; it was not removed",
+                    .internalError, "\(others) versions outside the selection reference contents being deleted",
                     subject: path)
             }
             try db.execute(
-                sql: "DELETE FROM versions WHERE id IN (SELECT id FROM temp.forget_versions WHERE content_id = ?)",
-                arguments: [id])
+                sql: """
+                    DELETE FROM versions WHERE id IN (
+                        SELECT id FROM temp.forget_versions WHERE content_id IN (\(marks)))
+                    """, arguments: arguments)
             let versions = db.changesCount
-            try db.execute(sql: "DELETE FROM objects WHERE content_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM contents WHERE id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM objects WHERE content_id IN (\(marks))", arguments: arguments)
+            try db.execute(sql: "DELETE FROM contents WHERE id IN (\(marks))", arguments: arguments)
             return versions
         }
     }

@@ -90,10 +90,20 @@ public struct RetentionEngine: Sendable {
         var after: Int64 = 0
         while true {
             let page = try catalog.doomedContents(after: after, limit: Self.contentPage)
-            for content in page {
-                try Task.checkCancellation()
-                try await delete(content, summary: &summary)
+            // Marked before any delete: should the pass die half way, a backup never deduplicates against a content
+            // whose objects are going (and the next pass selects it again and finishes).
+            try catalog.markContentsDoomed(page.map(\.id))
+            var confirmed: [DoomedContent] = []
+            do {
+                for content in page {
+                    try Task.checkCancellation()
+                    if try await deleteObjects(of: content, summary: &summary) { confirmed.append(content) }
+                }
+            } catch {
+                try? record(confirmed, summary: &summary)
+                throw error
             }
+            try record(confirmed, summary: &summary)
             guard let last = page.last, page.count == Self.contentPage else { break }
             after = last.id
         }
@@ -101,32 +111,32 @@ public struct RetentionEngine: Sendable {
         return summary
     }
 
-    /// Deletes one content's objects, then its rows; on a failed delete keeps the rows and marks the segments
-    /// already gone as damaged (so deduplication never reuses the content), for the next pass to finish.
-    private func delete(_ content: DoomedContent, summary: inout ForgetSummary) async throws {
-        var deleted: [ObjectRecord] = []
+    /// Deletes one content's objects; false (and the failure reported) when the backend refused one. Its rows then
+    /// stay, marked, for the next pass.
+    private func deleteObjects(of content: DoomedContent, summary: inout ForgetSummary) async throws -> Bool {
         for object in content.objects {
             do {
                 try await backend.delete(try ObjectName(object.name))
-                deleted.append(object)
             } catch let error as ArchiverError where BackupEngine.stopsTheRun(error) {
-                try markDamaged(deleted)
                 throw error
             } catch {
                 let message = (error as? ArchiverError)?.message ?? "\(error)"
                 logger.warning("could not delete \(object.name): \(message)")
                 summary.failures.append((object.name, message))
-                try markDamaged(deleted)
-                return
+                return false
             }
         }
-        summary.versions += Int64(try catalog.dropContent(id: content.id))
-        summary.contents += 1
-        summary.objects += Int64(deleted.count)
-        summary.bytesFreed += deleted.reduce(0) { $0 + $1.storedSize }
+        return true
     }
 
-    private func markDamaged(_ objects: [ObjectRecord]) throws {
-        for object in objects { try catalog.markDamaged(objectID: object.id, at: Catalog.currentTime()) }
+    /// Removes the rows of contents whose every object the backend confirmed deleted, in one transaction.
+    private func record(_ contents: [DoomedContent], summary: inout ForgetSummary) throws {
+        guard !contents.isEmpty else { return }
+        summary.versions += Int64(try catalog.dropContents(ids: contents.map(\.id)))
+        summary.contents += Int64(contents.count)
+        for content in contents {
+            summary.objects += Int64(content.objects.count)
+            summary.bytesFreed += content.objects.reduce(0) { $0 + $1.storedSize }
+        }
     }
 }
