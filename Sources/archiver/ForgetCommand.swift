@@ -70,12 +70,13 @@ struct ForgetRunner {
                 config: config, catalog: catalog, backend: opened.backend, repositoryID: opened.marker.id,
                 logger: logger)
             let iso = ISO8601DateFormatter()
-            let summary = try await engine.run(dryRun: dryRun) { version, contentGoes in
-                guard !json else { return }
+            // JSON gives the summary only: no per-version walk.
+            let listing: ((VersionRecord, Bool) -> Void)? = json ? nil : { version, contentGoes in
                 Terminal.output(
                     "would forget \(version.display) version \(version.id) of "
                         + "\(iso.string(from: version.firstRunStartedAt))" + (contentGoes ? " (its object goes)" : ""))
             }
+            let summary = try await engine.run(dryRun: dryRun, listing: listing)
             report(summary, target: target)
             if !summary.failures.isEmpty { outcome.failed = true }
             if !dryRun && summary.versions > 0 {
