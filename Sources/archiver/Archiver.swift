@@ -15,7 +15,7 @@ struct Archiver: AsyncParsableCommand {
             InitCommand.self, BackupCommand.self, DaemonCommand.self, RestoreCommand.self, VerifyCommand.self,
             CheckCommand.self, StatusCommand.self, LsCommand.self, VersionsCommand.self, AuthCommand.self,
             ImportTokenCommand.self, ImportE2bdyCommand.self, KeyCommand.self,
-            EncryptCommand.self, DecryptCommand.self, ScheduleCommand.self,
+            EncryptCommand.self, DecryptCommand.self, ScheduleCommand.self, ForgetCommand.self, CopyCommand.self,
         ]
     )
 

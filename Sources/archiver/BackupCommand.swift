@@ -60,13 +60,7 @@ struct BackupRunner {
         var attempted = 0
         for target in try Targets.selected(config, name: target) {
             try Task.checkCancellation()
-            let opened: OpenedTarget
-            do {
-                opened = try await Targets.open(target, config: config)
-            } catch let error as ArchiverError where error.code == .targetUnavailable && config.targets.count > 1 {
-                Terminal.warning("skipping target \(target.name): \(error.message)")
-                continue
-            }
+            guard let opened = try await openOrSkip(target, config: config) else { continue }
             attempted += 1
             let catalog: Catalog? = opened.backend.persists ? try Catalog(path: config.catalog) : nil
             let lock = try catalog?.acquireRunLock(command: "backup")
@@ -96,8 +90,8 @@ struct BackupRunner {
             report(summary, target: target)
             outcome.summaries.append((target.name, summary))
             if summary.status == .partial { outcome.partial = true }
-            if let catalog, let runID = summary.runID, summary.counts.stored > 0 {
-                try await storeCatalogCopy(catalog, opened: opened, runID: runID)
+            if let catalog, summary.runID != nil, summary.counts.stored > 0 {
+                try await storeCatalogCopy(catalog, opened: opened)
             }
         }
         if attempted == 0 {
@@ -106,7 +100,7 @@ struct BackupRunner {
         return outcome
     }
 
-    private func storeCatalogCopy(_ catalog: Catalog, opened: OpenedTarget, runID: Int64) async throws {
+    func storeCatalogCopy(_ catalog: Catalog, opened: OpenedTarget) async throws {
         guard config.encryption, !config.recipients.isEmpty else { return }
         guard let key = try CatalogCopies.readMACKey(catalog: config.catalog) else {
             Terminal.warning("no catalog-copy key beside the catalog, so no catalog copy was stored; run `archiver key mac-key --identity key.txt --config FILE` where the identity lives")

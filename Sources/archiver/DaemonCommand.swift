@@ -63,6 +63,10 @@ struct DaemonCommand: AsyncParsableCommand {
                 do {
                     let outcome = try await BackupRunner(config: config, target: nil, logger: logger).run()
                     Terminal.note("daemon: run \(outcome.partial ? "partial" : "completed") in \(Self.seconds(started)); peak RSS \(Self.peakRSS())")
+                    // The `keep:` policy after every run, so a daemon that runs for months does not fill the quota.
+                    if RetentionEngine.hasPolicy(config) {
+                        _ = try await ForgetRunner(config: config, target: nil, logger: logger).run()
+                    }
                 } catch let error as ArchiverError where error.code == .loginNeeded {
                     Terminal.warning("daemon: \(error.description); scheduled runs wait for the login")
                 } catch is CancellationError {

@@ -34,7 +34,8 @@ struct StatusCommand: AsyncParsableCommand {
         let catalog = try Catalog(path: config.catalog, readOnly: true)
         var worst: Int32 = 0
         var targets: [[String: Any]] = []
-        for (target, id) in try repositories(config, catalog: catalog, target: nil) {
+        let known = try repositories(config, catalog: catalog, target: nil)
+        for (target, id) in known {
             let stats = try catalog.stats(repositoryID: id)
             let streaks = try catalog.failureStreaks(repositoryID: id, minimum: 3)
             let last = stats.lastRun
@@ -65,6 +66,12 @@ struct StatusCommand: AsyncParsableCommand {
                 "login_needed": backendStatus.loginNeeded as Any, "notes": backendStatus.notes,
                 "pending_uploads": pendingUploads,
             ])
+            // With several targets: the current files another target holds and this one does not (yet).
+            let others = known.filter { $0.id != id }.map(\.id)
+            let missing = try catalog.missingFiles(repositoryID: id, comparedWith: others, sampleLimit: 5)
+            if !others.isEmpty {
+                targets[targets.count - 1]["missing"] = ["files": missing.files, "bytes": missing.bytes, "sample": missing.sample]
+            }
             if !json {
                 Terminal.output("target \(target.name) (\(target.spec)), repository \(id)")
                 if let last {
@@ -81,9 +88,22 @@ struct StatusCommand: AsyncParsableCommand {
                     Terminal.output("  \(pendingUploads) unfinished uploads: the next backup resumes them")
                 }
                 for s in streaks { Terminal.output("  failing \(s.count) runs in a row: \(s.display): \(s.message)") }
+                if missing.files > 0 {
+                    Terminal.output("  missing \(missing.files) files (\(formatBytes(missing.bytes))) that other targets hold, e.g. \(missing.sample.joined(separator: ", ")); the next backup or `archiver copy` to it adds them")
+                }
             }
         }
-        if json { printJSON(["targets": targets, "exit": worst]) }
+        var summary: [String: Any] = ["targets": targets, "exit": worst]
+        if known.count > 1 {
+            let under = try catalog.underCopiedFiles(repositoryIDs: known.map(\.id), copies: config.copies, sampleLimit: 5)
+            summary["copies"] = ["wanted": config.copies, "files_below": under.files, "bytes_below": under.bytes, "sample": under.sample]
+            if !json && under.files > 0 {
+                Terminal.output("\(under.files) files (\(formatBytes(under.bytes))) have fewer than \(config.copies) copies, e.g. \(under.sample.joined(separator: ", "))")
+            } else if !json {
+                Terminal.output("every current file has at least \(config.copies) copies")
+            }
+        }
+        if json { printJSON(summary) }
         if worst != 0 { throw ExitCode(worst) }
     }
 }

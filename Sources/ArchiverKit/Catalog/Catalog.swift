@@ -261,5 +261,17 @@ public final class Catalog: Sendable {
         Date(timeIntervalSince1970: Double(nanoseconds) / 1_000_000_000)
     }
 
-    static func now() -> Int64 { nanoseconds(Date()) }
+    /// The time runs are recorded at and retention counts from.
+    ///
+    /// `ARCHIVER_TEST_NOW` (an ISO 8601 time such as `2026-01-05T09:00:00Z`) replaces the clock. It is a test-only
+    /// hook, so CLI tests can simulate runs on past days and check a retention policy over them (docs/retention.md);
+    /// never set it otherwise: restores "as of" a time and the daemon's schedule would stop making sense.
+    static func currentTime() -> Date {
+        if let value = getenv("ARCHIVER_TEST_NOW"), let date = ISO8601DateFormatter().date(from: String(cString: value)) {
+            return date
+        }
+        return Date()
+    }
+
+    static func now() -> Int64 { nanoseconds(currentTime()) }
 }

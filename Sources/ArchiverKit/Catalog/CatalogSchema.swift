@@ -21,6 +21,9 @@ enum CatalogSchema {
         migrator.registerMigration("v2 pending uploads") { db in
             try db.execute(sql: v2)
         }
+        migrator.registerMigration("v3 versions by content") { db in
+            try db.execute(sql: v3)
+        }
         return migrator
     }()
 
@@ -162,6 +165,13 @@ enum CatalogSchema {
             updated_at INTEGER NOT NULL,
             PRIMARY KEY (repository_id, source, path, segment)
         ) STRICT, WITHOUT ROWID;
+        """
+
+    /// Which versions reference a content: `forget` deletes a content only when no remaining version does, and
+    /// checks that again for each content right before removing its rows. It is also the index SQLite's foreign key
+    /// check needs when a content row is deleted (without it, every such delete scans all versions).
+    private static let v3 = """
+        CREATE INDEX versions_by_content ON versions(content_id);
         """
 
     /// One row of `sqlite_master`, minus the root page (which depends on the file's history, not its schema).

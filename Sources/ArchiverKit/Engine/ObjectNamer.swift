@@ -14,6 +14,13 @@ struct ObjectNamer: Sendable {
         return try! ObjectName("\(dataPrefix)\(hex.prefix(2))/\(hex)\(suffix)")
     }
 
+    /// `<id>/data/<2 hex>/<32 hex><suffix>` from the first 16 bytes of `digest`: the same object copied twice gets
+    /// the same name, so a copy killed after an upload finds the object instead of uploading it again.
+    func derived(from digest: [UInt8], suffix: String) -> ObjectName {
+        let hex = Self.hex(digest.prefix(16))
+        return try! ObjectName("\(repositoryID)/data/\(hex.prefix(2))/\(hex)\(suffix)")
+    }
+
     /// `<id>/files/<source>/<escaped path>.<tag><suffix>`, or an opaque name when the path cannot be made to
     /// fit the backend's length limits.
     func mirror(source: String, path: [UInt8], tag: String, suffix: String) -> ObjectName {
@@ -106,11 +113,14 @@ struct ObjectNamer: Sendable {
 
     static func randomHex(_ byteCount: Int) -> String {
         var rng = SystemRandomNumberGenerator()
+        return hex((0..<byteCount).map { _ in UInt8.random(in: 0...255, using: &rng) })
+    }
+
+    static func hex(_ bytes: some Collection<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
-        text.reserveCapacity(byteCount * 2)
-        for _ in 0..<byteCount {
-            let byte = UInt8.random(in: 0...255, using: &rng)
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
             text.append(digits[Int(byte >> 4)])
             text.append(digits[Int(byte & 15)])
         }
