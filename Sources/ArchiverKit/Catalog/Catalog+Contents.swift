@@ -11,13 +11,15 @@ extension Catalog {
         throws -> [ContentRecord]
     {
         try read("looking up stored contents") { db in
-            try Row.fetchAll(db.cachedStatement(
-                sql: """
+            try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
                     SELECT \(CatalogColumns.content) FROM contents c
                     WHERE c.repository_id = ? AND c.plaintext_sha256 = ? AND c.plaintext_size = ? AND c.encrypted = ?
                         AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.content_id = c.id AND o.damaged_at IS NOT NULL)
                     ORDER BY c.id DESC
-                    """), arguments: [repositoryID, Data(plaintextSHA256), plaintextSize, encrypted]
+                    """),
+                arguments: [repositoryID, Data(plaintextSHA256), plaintextSize, encrypted]
             ).map(ContentRecord.init(row:))
         }
     }
@@ -25,11 +27,13 @@ extension Catalog {
     /// Whether any intact content of this size exists: a cheap hint that hashing a file first may find a duplicate.
     public func hasContent(repositoryID: String, plaintextSize: Int64, encrypted: Bool) throws -> Bool {
         try read("looking up stored contents") { db in
-            try Bool.fetchOne(db.cachedStatement(
-                sql: """
+            try Bool.fetchOne(
+                db.cachedStatement(
+                    sql: """
                     SELECT EXISTS (SELECT 1 FROM contents c
                         WHERE c.repository_id = ? AND c.plaintext_size = ? AND c.encrypted = ?)
-                    """), arguments: [repositoryID, plaintextSize, encrypted]) ?? false
+                    """),
+                arguments: [repositoryID, plaintextSize, encrypted]) ?? false
         }
     }
 
@@ -56,18 +60,23 @@ extension Catalog {
     func insertContent(_ db: Database, _ content: NewContent, objects: [NewObject]) throws -> Int64 {
         let recipients = content.recipients.sorted().joined(separator: "\n")
         let storedSize = objects.reduce(Int64(0)) { $0 + $1.storedSize }
+        // Once per stored file: cached statements skip compiling (and authorizing) them each time.
         try db.cachedStatement(
             sql: """
                 INSERT INTO contents (repository_id, plaintext_sha256, plaintext_size, encrypted, recipients,
                     compression, format_id, stored_size, created_run)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
+                """
+        ).execute(
+            arguments: [
                 content.repositoryID, Data(content.plaintextSHA256), content.plaintextSize, content.encrypted,
                 recipients, content.compression, content.formatID, storedSize, content.runID,
             ])
         let contentID = db.lastInsertedRowID
         for object in objects {
-            if try Bool.fetchOne(db.cachedStatement( sql: "SELECT 1 FROM objects WHERE repository_id = ? AND name = ?"), arguments: [content.repositoryID, object.name]) ?? false
+            if try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT 1 FROM objects WHERE repository_id = ? AND name = ?"),
+                arguments: [content.repositoryID, object.name]) ?? false
             {
                 throw ArchiverError(
                     .internalError,
@@ -79,7 +88,9 @@ extension Catalog {
                     INSERT INTO objects (repository_id, content_id, segment, name, stored_size, stored_md5,
                         stored_sha256, plaintext_offset, plaintext_size)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [
+                    """
+            ).execute(
+                arguments: [
                     content.repositoryID, contentID, object.segment, object.name, object.storedSize,
                     object.storedMD5.map { Data($0) }, Data(object.storedSHA256), object.plaintextOffset,
                     object.plaintextSize,
@@ -91,7 +102,7 @@ extension Catalog {
     /// One content, or nil.
     public func content(id: Int64) throws -> ContentRecord? {
         try read("reading content \(id)") { db in
-            try Row.fetchOne(db.cachedStatement( sql: "SELECT \(CatalogColumns.content) FROM contents WHERE id = ?"), arguments: [id])
+            try Row.fetchOne(db, sql: "SELECT \(CatalogColumns.content) FROM contents WHERE id = ?", arguments: [id])
                 .map(ContentRecord.init(row:))
         }
     }
@@ -101,7 +112,9 @@ extension Catalog {
     /// A content's objects, ordered by segment.
     public func objects(contentID: Int64) throws -> [ObjectRecord] {
         try read("listing objects") { db in
-            try Row.fetchAll(db.cachedStatement( sql: "SELECT \(CatalogColumns.object) FROM objects WHERE content_id = ? ORDER BY segment"), arguments: [contentID]
+            try Row.fetchAll(
+                db, sql: "SELECT \(CatalogColumns.object) FROM objects WHERE content_id = ? ORDER BY segment",
+                arguments: [contentID]
             ).map(ObjectRecord.init(row:))
         }
     }
@@ -110,7 +123,9 @@ extension Catalog {
     /// it uploads (an upload to a used name would destroy a recorded object).
     public func object(repositoryID: String, name: String) throws -> ObjectRecord? {
         try read("looking up object \(name)") { db in
-            try Row.fetchOne(db.cachedStatement( sql: "SELECT \(CatalogColumns.object) FROM objects WHERE repository_id = ? AND name = ?"), arguments: [repositoryID, name]
+            try Row.fetchOne(
+                db, sql: "SELECT \(CatalogColumns.object) FROM objects WHERE repository_id = ? AND name = ?",
+                arguments: [repositoryID, name]
             ).map(ObjectRecord.init(row:))
         }
     }
@@ -123,11 +138,13 @@ extension Catalog {
         var after: Int64 = 0
         while true {
             let page = try read("listing objects") { db in
-                try Row.fetchAll(db.cachedStatement(
+                try Row.fetchAll(
+                    db,
                     sql: """
                         SELECT \(CatalogColumns.object) FROM objects WHERE +repository_id = ? AND id > ?
                         ORDER BY id LIMIT ?
-                        """), arguments: [repositoryID, after, Self.pageSize]
+                        """,
+                    arguments: [repositoryID, after, Self.pageSize]
                 ).map(ObjectRecord.init(row:))
             }
             for object in page { try body(object) }
@@ -146,7 +163,8 @@ extension Catalog {
         var afterName = ""
         while true {
             let page = try read("listing objects") { db in
-                try Row.fetchAll(db.cachedStatement(
+                try Row.fetchAll(
+                    db,
                     sql: byName
                         ? """
                         SELECT \(CatalogColumns.object) FROM objects WHERE repository_id = ? AND name > ?
@@ -155,7 +173,8 @@ extension Catalog {
                         : """
                         SELECT \(CatalogColumns.object) FROM objects WHERE +repository_id = ? AND id > ?
                         ORDER BY id LIMIT ?
-                        """), arguments: byName
+                        """,
+                    arguments: byName
                         ? [repositoryID, afterName, Self.pageSize] : [repositoryID, afterID, Self.pageSize]
                 ).map(ObjectRecord.init(row:))
             }
@@ -171,11 +190,12 @@ extension Catalog {
     public func markVerified(objectID: Int64, deep: Bool, at: Date) throws {
         let time = Self.nanoseconds(at)
         try write("recording a verification") { db in
-            try db.cachedStatement(
+            try db.execute(
                 sql: """
                     UPDATE objects SET verified_at = ?, deep_verified_at = CASE WHEN ? THEN ? ELSE deep_verified_at END
                     WHERE id = ?
-                    """).execute(arguments: [time, deep, time, objectID])
+                    """,
+                arguments: [time, deep, time, objectID])
             guard db.changesCount == 1 else {
                 throw ArchiverError(.internalError, "object \(objectID) does not exist", subject: path)
             }
@@ -186,8 +206,8 @@ extension Catalog {
     /// and `currentEntries` flags the files that use it so the next backup stores them again.
     public func markDamaged(objectID: Int64, at: Date) throws {
         try write("recording a damaged object") { db in
-            try db.cachedStatement(
-                sql: "UPDATE objects SET damaged_at = ? WHERE id = ?").execute(arguments: [Self.nanoseconds(at), objectID])
+            try db.execute(
+                sql: "UPDATE objects SET damaged_at = ? WHERE id = ?", arguments: [Self.nanoseconds(at), objectID])
             guard db.changesCount == 1 else {
                 throw ArchiverError(.internalError, "object \(objectID) does not exist", subject: path)
             }

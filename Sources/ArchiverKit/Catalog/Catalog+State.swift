@@ -73,7 +73,8 @@ public struct CatalogCursor: Sendable {
     public func count() throws -> Int {
         try catalog.read("counting the state as of run \(run)") { db in
             let (conditions, arguments) = filter(after: nil)
-            return try Int.fetchOne(db.cachedStatement( sql: "SELECT count(*) FROM versions v WHERE \(conditions)"), arguments: arguments) ?? 0
+            return try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM versions v WHERE \(conditions)", arguments: arguments) ?? 0
         }
     }
 
@@ -129,24 +130,28 @@ public struct CatalogCursor: Sendable {
         -> [RestoreItem]
     {
         let (sql, arguments) = pageQuery(after: after)
-        let versions = try Row.fetchAll(db.cachedStatement( sql: sql), arguments: arguments).map(VersionRecord.init(row:))
+        let versions = try Row.fetchAll(db, sql: sql, arguments: arguments).map(VersionRecord.init(row:))
         let contentIDs = Array(Set(versions.compactMap(\.contentID)))
         guard !contentIDs.isEmpty else {
             return versions.map { RestoreItem(version: $0, content: nil, objects: []) }
         }
         let marks = Array(repeating: "?", count: contentIDs.count).joined(separator: ", ")
         var contents: [Int64: ContentRecord] = [:]
-        for row in try Row.fetchAll(db.cachedStatement( sql: "SELECT \(CatalogColumns.content) FROM contents WHERE id IN (\(marks))"), arguments: StatementArguments(contentIDs))
+        for row in try Row.fetchAll(
+            db, sql: "SELECT \(CatalogColumns.content) FROM contents WHERE id IN (\(marks))",
+            arguments: StatementArguments(contentIDs))
         {
             let content = try ContentRecord(row: row)
             contents[content.id] = content
         }
         var objects: [Int64: [ObjectRecord]] = [:]
-        for row in try Row.fetchAll(db.cachedStatement(
+        for row in try Row.fetchAll(
+            db,
             sql: """
                 SELECT \(CatalogColumns.object) FROM objects WHERE content_id IN (\(marks))
                 ORDER BY content_id, segment
-                """), arguments: StatementArguments(contentIDs))
+                """,
+            arguments: StatementArguments(contentIDs))
         {
             let object = try ObjectRecord(row: row)
             objects[object.contentID, default: []].append(object)

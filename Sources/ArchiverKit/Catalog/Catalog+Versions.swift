@@ -64,11 +64,14 @@ extension Catalog {
                 try checkContent(db, contentID, repositoryID: repositoryID, size: entry.size, display: entry.display)
             }
             let key: [(any DatabaseValueConvertible)?] = [repositoryID, source, Data(entry.dir), Data(entry.name)]
-            if let previous = try Row.fetchOne(db.cachedStatement(
-                sql: """
+            // Once per stored file: cached statements skip compiling (and authorizing) them each time.
+            if let previous = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
                     SELECT id, kind FROM versions
                     WHERE repository_id = ? AND source = ? AND dir = ? AND name = ? AND end_run IS NULL
-                    """), arguments: StatementArguments(key))
+                    """),
+                arguments: StatementArguments(key))
             {
                 try endCurrent(db, runID: runID, where: "id = ?", [try previous.int64("id")])
                 let previousKind: EntryKind = try previous.enumValue("kind")
@@ -83,14 +86,17 @@ extension Catalog {
                     INSERT INTO versions (repository_id, source, dir, name, display, kind, size, mtime_ns, ctime_ns,
                         inode, mode, uid, gid, link_target, content_id, first_run)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [
+                    """
+            ).execute(
+                arguments: [
                     repositoryID, source, Data(entry.dir), Data(entry.name), entry.display, entry.kind.rawValue,
                     entry.size, entry.mtimeNs, entry.ctimeNs, Int64(bitPattern: entry.inode), Int64(entry.mode),
                     Int64(entry.uid), Int64(entry.gid), entry.linkTarget.map { Data($0) }, entry.contentID, runID,
                 ])
             let id = db.lastInsertedRowID
             try db.cachedStatement(
-                sql: "DELETE FROM failure_streaks WHERE repository_id = ? AND source = ? AND dir = ? AND name = ?").execute(arguments: StatementArguments(key))
+                sql: "DELETE FROM failure_streaks WHERE repository_id = ? AND source = ? AND dir = ? AND name = ?"
+            ).execute(arguments: StatementArguments(key))
             return id
         }
     }
@@ -101,14 +107,14 @@ extension Catalog {
         let key: [(any DatabaseValueConvertible)?] = [repositoryID, source, Data(dir), Data(name)]
         let sql = "FROM failure_streaks WHERE repository_id = ? AND source = ? AND dir = ? AND name = ?"
         let hasStreak = try read("checking a failure streak") { db in
-            try Bool.fetchOne(db.cachedStatement( sql: "SELECT 1 \(sql)"), arguments: StatementArguments(key)) ?? false
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 \(sql)"), arguments: StatementArguments(key)) ?? false
         }
         guard hasStreak else { return }
         try write("clearing a failure streak") { db in
             let run = try requireRunningRun(db, runID)
             // A dry run stored nothing, so it proves nothing about a file that failed to store.
             guard !run.dryRun else { return }
-            try db.cachedStatement(sql: "DELETE \(sql)").execute(arguments: StatementArguments(key))
+            try db.execute(sql: "DELETE \(sql)", arguments: StatementArguments(key))
         }
     }
 
@@ -118,8 +124,8 @@ extension Catalog {
         try write("confirming version \(versionID)") { db in
             let run = try requireRunningRun(db, runID)
             guard !run.dryRun else { return }
-            try db.cachedStatement(
-                sql: "UPDATE versions SET confirmed_run = ? WHERE id = ? AND end_run IS NULL").execute(arguments: [runID, versionID])
+            try db.cachedStatement(sql: "UPDATE versions SET confirmed_run = ? WHERE id = ? AND end_run IS NULL")
+                .execute(arguments: [runID, versionID])
         }
     }
 
@@ -142,8 +148,9 @@ extension Catalog {
                     [repositoryID, source, Data(dir), Data(name)])
                 ended += try endSubtree(
                     db, runID: runID, repositoryID: repositoryID, source: source, path: BytePath.join(dir, name))
-                try db.cachedStatement(
-                    sql: "DELETE FROM failure_streaks WHERE repository_id = ? AND source = ? AND dir = ? AND name = ?").execute(arguments: [repositoryID, source, Data(dir), Data(name)])
+                try db.execute(
+                    sql: "DELETE FROM failure_streaks WHERE repository_id = ? AND source = ? AND dir = ? AND name = ?",
+                    arguments: [repositoryID, source, Data(dir), Data(name)])
             }
             return ended
         }
@@ -154,13 +161,15 @@ extension Catalog {
     /// Every version of one path, oldest first, with the time of the run that recorded each.
     public func versions(repositoryID: String, source: String, dir: [UInt8], name: [UInt8]) throws -> [VersionRecord] {
         try read("listing versions") { db in
-            try Row.fetchAll(db.cachedStatement(
+            try Row.fetchAll(
+                db,
                 sql: """
                     SELECT \(CatalogColumns.version)
                     FROM versions v JOIN runs r ON r.id = v.first_run
                     WHERE v.repository_id = ? AND v.source = ? AND v.dir = ? AND v.name = ?
                     ORDER BY v.first_run, v.id
-                    """), arguments: [repositoryID, source, Data(dir), Data(name)]
+                    """,
+                arguments: [repositoryID, source, Data(dir), Data(name)]
             ).map(VersionRecord.init(row:))
         }
     }
@@ -168,9 +177,11 @@ extension Catalog {
     /// One version, or nil.
     public func version(id: Int64) throws -> VersionRecord? {
         try read("reading version \(id)") { db in
-            try Row.fetchOne(db.cachedStatement(
+            try Row.fetchOne(
+                db,
                 sql:
-                    "SELECT \(CatalogColumns.version) FROM versions v JOIN runs r ON r.id = v.first_run WHERE v.id = ?"), arguments: [id]
+                    "SELECT \(CatalogColumns.version) FROM versions v JOIN runs r ON r.id = v.first_run WHERE v.id = ?",
+                arguments: [id]
             ).map(VersionRecord.init(row:))
         }
     }
@@ -186,11 +197,13 @@ extension Catalog {
         throws -> Int
     {
         let args = StatementArguments(arguments) + [runID]
-        try db.cachedStatement(
-            sql: "DELETE FROM versions WHERE \(condition) AND end_run IS NULL AND first_run = ?").execute(arguments: args)
+        // `condition` is one of a few fixed texts, so the cache holds a few statements.
+        try db.cachedStatement(sql: "DELETE FROM versions WHERE \(condition) AND end_run IS NULL AND first_run = ?")
+            .execute(arguments: args)
         var count = db.changesCount
         try db.cachedStatement(
-            sql: "UPDATE versions SET end_run = ? WHERE \(condition) AND end_run IS NULL AND first_run < ?").execute(arguments: [runID] + args)
+            sql: "UPDATE versions SET end_run = ? WHERE \(condition) AND end_run IS NULL AND first_run < ?"
+        ).execute(arguments: [runID] + args)
         count += db.changesCount
         return count
     }
@@ -204,11 +217,12 @@ extension Catalog {
         count += try endCurrent(
             db, runID: runID, where: "repository_id = ? AND source = ? AND dir >= ? AND dir < ?",
             [repositoryID, source, Data(lower), Data(upper)])
-        try db.cachedStatement(
+        try db.execute(
             sql: """
                 DELETE FROM failure_streaks
                 WHERE repository_id = ? AND source = ? AND (dir = ? OR (dir >= ? AND dir < ?))
-                """).execute(arguments: [repositoryID, source, Data(path), Data(lower), Data(upper)])
+                """,
+            arguments: [repositoryID, source, Data(path), Data(lower), Data(upper)])
         return count
     }
 
@@ -217,7 +231,9 @@ extension Catalog {
         throws
     {
         guard
-            let content = try Row.fetchOne(db.cachedStatement( sql: "SELECT repository_id, plaintext_size FROM contents WHERE id = ?"), arguments: [contentID])
+            let content = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT repository_id, plaintext_size FROM contents WHERE id = ?"),
+                arguments: [contentID])
         else {
             throw ArchiverError(.internalError, "content \(contentID) does not exist", subject: display)
         }
