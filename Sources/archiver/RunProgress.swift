@@ -163,15 +163,14 @@ final class RunProgress: BackupProgress, Sendable {
         }
         var line = "[\(total)]"
         if let current = s.current {
-            var file = " \(current.path) \(formatBytes(inFile)) of \(formatBytes(current.size))"
-            if rate > 0 { file += ", ETA " + Self.clock(Double(max(0, current.size - inFile)) / rate) }
-            if let width, line.count + file.count > width - 1 {
+            var amounts = " \(formatBytes(inFile)) of \(formatBytes(current.size))"
+            if rate > 0 { amounts += ", ETA " + Self.clock(Double(max(0, current.size - inFile)) / rate) }
+            var path = current.path
+            if let width, line.count + 1 + path.count + amounts.count > width - 1 {
                 // Keep the end of the path: the file name says more than the folders above it.
-                let room = max(8, width - 1 - line.count - (file.count - current.path.count) - 1)
-                file = " …\(current.path.suffix(room)) \(formatBytes(inFile)) of \(formatBytes(current.size))"
-                if rate > 0 { file += ", ETA " + Self.clock(Double(max(0, current.size - inFile)) / rate) }
+                path = "…" + path.suffix(max(8, width - 1 - line.count - amounts.count - 2))
             }
-            line += file
+            line += " " + path + amounts
         }
         if let width, line.count > width - 1 { line = String(line.prefix(width - 1)) }
         return line
