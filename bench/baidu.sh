@@ -77,8 +77,7 @@ for level in 0 1; do
   measure "local backend, --compress $level" "$archiver" backup --config "$work/config.yml"
   measure "one pass (encrypt), --compress $level" "$archiver" encrypt --compress "$level" -r "$recipient" -o /dev/null --force "$work/src/video.bin"
   config "baidu:run$level" "$level"
-  refresh="$(python3 -c 'import json,sys,urllib.request as u; print(json.load(u.urlopen(u.Request(sys.argv[1] + "/__fake/issue-token", data=b"{}", method="POST")))["refresh_token"])' "$url")"
-  echo "$refresh" | "$archiver" import-token --config "$work/config.yml" - >/dev/null
+  bash bench/fake-token.sh "$url" | "$archiver" import-token --config "$work/config.yml" - >/dev/null
   "$archiver" init --config "$work/config.yml" >/dev/null 2>&1
   measure "baidu fake, --compress $level" "$archiver" backup --config "$work/config.yml"
   rm -rf "$work/repo"

@@ -56,8 +56,7 @@ sources:
 YML
   chmod 600 "$work/config.yml"
   if [[ "$backend" == baidu:* ]]; then
-    python3 -c 'import json,sys,urllib.request as u; print(json.load(u.urlopen(u.Request(sys.argv[1] + "/__fake/issue-token", data=b"{}", method="POST")))["refresh_token"])' "$url" \
-      | "$archiver" import-token --config "$work/config.yml" - >/dev/null
+    bash bench/fake-token.sh "$url" | "$archiver" import-token --config "$work/config.yml" - >/dev/null
   fi
   "$archiver" init --config "$work/config.yml" >/dev/null 2>&1
   local started=$SECONDS
