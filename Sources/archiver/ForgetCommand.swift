@@ -69,12 +69,11 @@ struct ForgetRunner {
             let engine = RetentionEngine(
                 config: config, catalog: catalog, backend: opened.backend, repositoryID: opened.marker.id,
                 logger: logger)
-            let iso = ISO8601DateFormatter()
             // JSON gives the summary only: no per-version walk.
             let listing: ((VersionRecord, Bool) -> Void)? = json ? nil : { version, contentGoes in
                 Terminal.output(
                     "would forget \(version.display) version \(version.id) of "
-                        + "\(iso.string(from: version.firstRunStartedAt))" + (contentGoes ? " (its object goes)" : ""))
+                        + "\(UTCStamp.iso8601(version.firstRunStartedAt))" + (contentGoes ? " (its object goes)" : ""))
             }
             let summary = try await engine.run(dryRun: dryRun, listing: listing)
             report(summary, target: target)

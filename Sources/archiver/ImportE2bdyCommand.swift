@@ -98,8 +98,7 @@ struct ImportE2bdyCommand: AsyncParsableCommand {
                 + "encryption \(legacy.encrypted ? "on" : "off")."
         ]
         if let tokens = legacy.tokens {
-            let expiry = ISO8601DateFormatter().string(
-                from: Date(timeIntervalSince1970: TimeInterval(tokens.expiresAt)))
+            let expiry = UTCStamp.iso8601(Date(timeIntervalSince1970: TimeInterval(tokens.expiresAt)))
             lines.append(
                 "Moved the Baidu login to \(tokenPath) (mode 0600; access token valid until \(expiry), "
                     + "refreshed when due): no new login needed. Stop the encrypt2bdy container now: a refresh token "

@@ -50,13 +50,12 @@ struct StatusCommand: AsyncParsableCommand {
             let backendStatus = await (try? Targets.backend(for: target, config: config))?.status() ?? BackendStatus()
             let pendingUploads = try catalog.pendingUploadCount(repositoryID: id)
             worst = max(worst, backendStatus.loginNeeded == nil ? code : ExitStatus.loginNeeded)
-            let iso = ISO8601DateFormatter()
             targets.append([
                 "target": target.name, "spec": target.spec, "repository": id,
                 "last_run": last.map {
                     [
-                        "id": $0.id, "status": $0.status.rawValue, "started": iso.string(from: $0.startedAt),
-                        "finished": $0.finishedAt.map { iso.string(from: $0) } as Any, "stored": $0.counts.stored,
+                        "id": $0.id, "status": $0.status.rawValue, "started": UTCStamp.iso8601($0.startedAt),
+                        "finished": $0.finishedAt.map { UTCStamp.iso8601($0) } as Any, "stored": $0.counts.stored,
                         "failed": $0.counts.failed,
                     ] as [String: Any]
                 } as Any,
@@ -75,7 +74,7 @@ struct StatusCommand: AsyncParsableCommand {
             if !json {
                 Terminal.output("target \(target.name) (\(target.spec)), repository \(id)")
                 if let last {
-                    let when = last.finishedAt.map { iso.string(from: $0) } ?? "not finished"
+                    let when = last.finishedAt.map { UTCStamp.iso8601($0) } ?? "not finished"
                     Terminal.output("  last run \(last.id): \(last.status.rawValue), \(when); \(last.counts.stored) stored, \(last.counts.failed) failed")
                 } else {
                     Terminal.output("  no run yet")
@@ -133,10 +132,9 @@ struct LsCommand: ParsableCommand {
             throw ArchiverError(.usage, "no completed run" + (at == nil ? "" : " at that time"))
         }
         let (source, prefix) = path.map(RestoreEngine.selection) ?? (nil, nil)
-        let formatter = ISO8601DateFormatter()
         try catalog.state(repositoryID: id, asOfRun: run.id, source: source, pathPrefix: prefix).forEach { item in
             let v = item.version
-            let mtime = formatter.string(from: Date(timeIntervalSince1970: Double(v.mtimeNs) / 1e9))
+            let mtime = UTCStamp.iso8601(Date(timeIntervalSince1970: Double(v.mtimeNs) / 1e9))
             let kind = v.kind == .dir ? "d" : v.kind == .symlink ? "l" : "-"
             let name = "\(v.source)/\(BytePath.display(v.path))" + (v.kind == .dir ? "/" : "")
             Terminal.output("\(kind) \(String(format: "%o", v.mode & 0o7777)) \(String(v.size).padding(toLength: 12, withPad: " ", startingAt: 0)) \(mtime) \(name)")
@@ -168,10 +166,9 @@ struct VersionsCommand: ParsableCommand {
         let (dir, name) = BytePath.split(relative)
         let versions = try catalog.versions(repositoryID: id, source: source, dir: dir, name: name)
         guard !versions.isEmpty else { throw ArchiverError(.usage, "no versions of \(path)") }
-        let formatter = ISO8601DateFormatter()
         for v in versions {
             let state = v.endRun.map { "until run \($0)" } ?? "current"
-            Terminal.output("version \(v.id): run \(v.firstRun) (\(formatter.string(from: v.firstRunStartedAt))), \(v.size) bytes, mtime \(formatter.string(from: Date(timeIntervalSince1970: Double(v.mtimeNs) / 1e9))), \(state)")
+            Terminal.output("version \(v.id): run \(v.firstRun) (\(UTCStamp.iso8601(v.firstRunStartedAt))), \(v.size) bytes, mtime \(UTCStamp.iso8601(Date(timeIntervalSince1970: Double(v.mtimeNs) / 1e9))), \(state)")
         }
     }
 }

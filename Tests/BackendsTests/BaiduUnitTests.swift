@@ -26,6 +26,12 @@ struct BaiduUnitTests {
         let clean = BaiduRedaction.redact(text)
         for secret in ["121.tok", "ZZZ", "other"] { #expect(!clean.contains(secret)) }
         #expect(clean.contains("path=%2Fa") && clean.contains("expires=8h") && clean.contains("fid=1"))
+        // At the text's start, after a newline, a quote or a parenthesis; a value ends at '#', a quote or ')';
+        // other text (non-ASCII included) is kept as it was.
+        #expect(BaiduRedaction.redact("code=1\nsign=2#frag 'access_token=3' (refresh_token=4) 文件 xsign=5")
+            == "code=REDACTED\nsign=REDACTED#frag 'access_token=REDACTED' (refresh_token=REDACTED) 文件 xsign=5")
+        #expect(BaiduRedaction.redact("access_token") == "access_token")
+        #expect(BaiduRedaction.redact("?sign=") == "?sign=REDACTED")
     }
 
     // MARK: Envelopes and classes

@@ -86,7 +86,7 @@ public final class CatalogLock: Sendable {
             throw ArchiverError(.catalog, "cannot lock the catalog: \(errorText(code))", subject: path)
         }
         let lock = CatalogLock(path: path, descriptor: fd, flag: flag)
-        let started = ISO8601DateFormatter().string(from: Date())
+        let started = UTCStamp.iso8601(Date())
         let holder = LockHolder(
             pid: getpid(), host: ProcessInfo.processInfo.hostName, command: command, started: started)
         do {

@@ -78,7 +78,9 @@ public enum ConfigLoader {
         let base = (configPath as NSString).deletingLastPathComponent
         let root: Node?
         do {
-            root = try Yams.compose(yaml: yaml)
+            // The basic resolver: values are typed by ConfigDecoder, and Yams's default one compiles regular
+            // expressions through ICU, which costs every command about 2 MiB of resident memory.
+            root = try Yams.compose(yaml: yaml, .basic)
         } catch let error as YamlError {
             throw syntaxError(error, yaml: yaml, reporter: reporter)
         }
@@ -87,7 +89,12 @@ public enum ConfigLoader {
         let config = try draft.build(configPath: configPath, base: base, reporter: reporter)
 
         var warnings: [String] = []
-        if let note = config.scheduleZone(environment: environment).note { warnings.append(note) }
+        // Only TZ can bring a note; without it the system's zone (and ICU's tables) need not be loaded here.
+        if config.timeZone == nil, environment["TZ"] != nil,
+            let note = config.scheduleZone(environment: environment).note
+        {
+            warnings.append(note)
+        }
         if let identity = config.identity, FileManager.default.isReadableFile(atPath: identity) {
             warnings.append(
                 "note: identity '\(identity)' is readable here. Backups only need the recipients; the secret key "

@@ -128,10 +128,6 @@ struct ObjectNamer: Sendable {
     }
 
     static func timestamp(_ date: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
-        return f.string(from: date)
+        UTCStamp.compact(date)
     }
 }

@@ -45,7 +45,7 @@ public enum Targets {
         if let marker = try? await backend.open() {
             return (OpenedTarget(target: target, backend: backend, marker: marker), false)
         }
-        let created = ISO8601DateFormatter().string(from: Date())
+        let created = UTCStamp.iso8601(Date())
         try await backend.initialize(marker: RepositoryMarker(id: UUID().uuidString.lowercased(), created: created))
         let marker = try await backend.open()
         return (OpenedTarget(target: target, backend: backend, marker: marker), true)

@@ -14,9 +14,9 @@ public final class TransferMeter: Sendable {
     /// Creates a meter.
     /// - Parameters:
     ///   - limits: the config's `limits:`; with no `upload_kib_per_s` nothing is paced.
-    ///   - zone: the zone `limits.window` is read in.
-    public convenience init(limits: ArchiverConfig.Limits, zone: TimeZone) {
-        self.init(pacer: limits.uploadKiBPerSecond.map { UploadPacer(limits: limits, zone: zone, rate: $0) })
+    ///   - zone: the zone `limits.window` is read in; resolved only when there is a cap (a zone costs ICU's tables).
+    public convenience init(limits: ArchiverConfig.Limits, zone: @autoclosure () -> TimeZone) {
+        self.init(pacer: limits.uploadKiBPerSecond.map { UploadPacer(limits: limits, zone: zone(), rate: $0) })
     }
 
     init(pacer: UploadPacer?) { self.pacer = pacer }

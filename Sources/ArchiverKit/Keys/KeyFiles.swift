@@ -51,7 +51,7 @@ public enum KeyFiles {
     ///   - now: the creation time written in the comment.
     /// - Throws: `ArchiverError(.usage)` when the file exists, `.io` when it cannot be written.
     public static func writeIdentity(_ identity: X25519Identity, to path: String, now: Date = Date()) throws {
-        let created = ISO8601DateFormatter().string(from: now)
+        let created = UTCStamp.iso8601(now)
         let text = "# created: \(created)\n# public key: \(identity.recipient)\n\(identity.encoded)\n"
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {

@@ -223,7 +223,7 @@ final class TokenStore: Sendable {
     }
 
     private func markLoginNeeded(reason: String) throws {
-        let time = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(now())))
+        let time = UTCStamp.iso8601(Date(timeIntervalSince1970: TimeInterval(now())))
         let bytes = try JSONEncoder().encode(LoginNeeded(reason: reason, time: time))
         try TokenFiles.writeAtomically(Array(bytes), to: loginNeededPath)
     }
