@@ -4,7 +4,7 @@ import Foundation
 /// `/__fake/...`: the control API for tests and demos (no auth, JSON in and out).
 extension FakeServer {
     private static let faultEndpoints: Set<String> = [
-        "precreate", "create", "superfile2", "locateupload", "list", "listall", "search", "filemetas",
+        "precreate", "create", "create_file", "superfile2", "locateupload", "list", "listall", "search", "filemetas",
         "filemanager", "uinfo", "quota", "download", "token", "any",
     ]
 
@@ -34,7 +34,7 @@ extension FakeServer {
                 throw .parameter("endpoint must be one of \(Self.faultEndpoints.sorted().joined(separator: ", "))")
             }
             guard let kind = input["error"].flatMap(Fault.kind(from:)) else {
-                throw .parameter("error must be a number, http:NNN, reset, slow:MS, late:MS, lost, expire_session or expire_token")
+                throw .parameter("error must be a number, http:NNN, reset, slow:MS, late:MS, lost, done:CODE, expire_session or expire_token")
             }
             let count = input["count"]?.int ?? 1
             guard count > 0 else { throw .parameter("count must be positive") }

@@ -98,7 +98,10 @@ struct FakeServer: HTTPHandler {
         var resetDownload = false
         var late: Int?
         var lost = false
-        if endpoint != .cdn, let fault = await state.takeFault(for: endpoint.faultName) {
+        var answerInstead: Int?
+        // `create_file` arms a fault on file creates only, past the folder creates that come first.
+        let faultNames = [endpoint.faultName] + (endpoint == .create && fields["isdir"] != "1" ? ["create_file"] : [])
+        if endpoint != .cdn, let fault = await state.takeFault(for: faultNames) {
             switch fault {
             case .code(let code): return faultReply(endpoint, code: code)
             case .http(let status):
@@ -109,6 +112,7 @@ struct FakeServer: HTTPHandler {
             case .slow(let milliseconds): try? await Task.sleep(for: .milliseconds(milliseconds))
             case .late(let milliseconds): late = milliseconds
             case .lost: lost = true
+            case .carriedOut(let code): answerInstead = code
             case .expireSession: await state.expireSessions(fields["uploadid"] ?? "")
             case .expireToken: tokenExpired = true
             case .oauth(let name):
@@ -127,6 +131,7 @@ struct FakeServer: HTTPHandler {
         do {
             let reply = try await answer(endpoint, fields, request: request, body: body, resetDownload: resetDownload)
             if let late { try? await Task.sleep(for: .milliseconds(late)) }
+            if let answerInstead { return faultReply(endpoint, code: answerInstead) }
             return lost ? Reply.reset() : reply
         } catch let failure as APIError {
             return error(endpoint, failure)

@@ -117,11 +117,12 @@ struct Options: Sendable {
         CONTROL API (no auth, JSON)
           GET  /__fake/stats                 counters; POST /__fake/reset-stats
           POST /__fake/faults                {"endpoint": E, "error": X, "count": N}
-               E: precreate create superfile2 locateupload list listall search filemetas filemanager
-                  uinfo quota download token any
+               E: precreate create create_file (file creates only) superfile2 locateupload list listall
+                  search filemetas filemanager uinfo quota download token any
                X: a number (errno / error_code in the endpoint's envelope), "http:503", "reset",
                   "slow:MS" (wait, then handle), "late:MS" (handle, then wait), "lost" (handle, then close
-                  without an answer), "expire_session", "expire_token", or for token an OAuth error string
+                  without an answer), "done:CODE" (handle, then answer error CODE), "expire_session",
+                  "expire_token", or for token an OAuth error string
           POST /__fake/clear-faults
           POST /__fake/expire-access-tokens, /__fake/expire-sessions
           POST /__fake/issue-token           -> {"access_token", "refresh_token", "expires_in"}

@@ -40,6 +40,8 @@ struct BaiduFaults: Sendable, CustomTestStringConvertible {
             "connections reset before the answer's body (slices, precreate, create)",
             [("superfile2", "reset", 2), ("precreate", "reset", 1), ("create", "reset", 1)]),
         BaiduFaults("answers lost after the call was carried out (slices, create)", [("superfile2", "lost", 2), ("create", "lost", 1)]),
+        BaiduFaults(
+            "a create that lands while its answer says the session is gone (31355)", [("create_file", "done:31355", 1)]),
         BaiduFaults("an upload session that expires between slices", [("superfile2", "expire_session", 1)]),
         BaiduFaults("an access token that expires mid-run (PCS 111, xpan -6)", [("superfile2", "expire_token", 1), ("create", "expire_token", 1)]),
     ]

@@ -116,21 +116,29 @@ struct ObjectStore: Sendable {
                 let length = min(segmentLimit, size - offset)
                 let suffix = payload.suffix(encrypted: !recipients.isEmpty)
                 let name: ObjectName
+                // A second name for the same segment, for when the backend finds the first taken by other bytes.
+                let rename: (() -> ObjectName)?
                 switch naming {
                 case .fixed(let fixed):
                     guard segmentCount == 1 else {
                         throw ArchiverError(.internalError, "\(label) is too large for one object on this backend")
                     }
                     name = fixed
+                    rename = nil
                 case .opaque:
                     name = namer.opaque(suffix: suffix)
+                    rename = { [namer] in namer.opaque(suffix: suffix) }
                 case .mirror(let source, let path, let tag):
                     let segmentTag = segmentCount > 1 ? "\(tag).part\(index + 1)" : tag
                     name = namer.mirror(source: source, path: path, tag: segmentTag, suffix: suffix)
+                    rename = { [namer] in
+                        namer.mirror(
+                            source: source, path: path, tag: "\(segmentTag)-\(ObjectNamer.randomHex(3))", suffix: suffix)
+                    }
                 }
                 let (segment, result) = try await storeSegment(
                     fd: fd, offset: offset, length: length, mode: mode, payload: payload, fileName: fileName,
-                    name: name, label: label, index: index, ledger: ledger)
+                    name: name, rename: rename, label: label, index: index, ledger: ledger)
                 stored.append(segment)
                 formatID = result.formatID
                 if segmentCount == 1 {
@@ -174,14 +182,14 @@ struct ObjectStore: Sendable {
 
     private func storeSegment(
         fd: Int32, offset: Int64, length: Int64, mode: CompressionMode, payload: PayloadCompression, fileName: String,
-        name: ObjectName, label: String, index: Int, ledger: UploadLedger?
+        name: ObjectName, rename: (() -> ObjectName)?, label: String, index: Int, ledger: UploadLedger?
     ) async throws -> (StoredSegment, EncodedObject) {
         var options = EncodeOptions(recipients: recipients, compression: mode)
         options.fileName = fileName
         if backend.capabilities.needsDigestsBeforeUpload {
             return try await storeHashesFirst(
-                fd: fd, offset: offset, length: length, options: options, payload: payload, name: name, label: label,
-                index: index, ledger: ledger)
+                fd: fd, offset: offset, length: length, options: options, payload: payload, name: name,
+                rename: rename, label: label, index: index, ledger: ledger)
         }
         options.digests = [.sha256]
         let writer = try await backend.openWriter(for: name, size: nil, digests: nil)
@@ -221,14 +229,19 @@ struct ObjectStore: Sendable {
     /// from a fresh per-object secret, the plan is recorded, and pass 2 regenerates the identical bytes for the
     /// upload. A plan an earlier run left for this very file (same fingerprint and settings) is resumed instead:
     /// same secret, same name, the backend's checkpoint, and no pass 1. A session the backend forgot is started
-    /// over once with a fresh secret.
+    /// over once with a fresh secret; a name the backend finds taken by other bytes is first checked for the
+    /// abandoned plan's object (a commit whose answer was lost can land after its session was reported gone), then
+    /// replaced once by a new name.
     private func storeHashesFirst(
         fd: Int32, offset: Int64, length: Int64, options base: EncodeOptions, payload: PayloadCompression,
-        name: ObjectName, label: String, index: Int, ledger: UploadLedger?
+        name: ObjectName, rename: (() -> ObjectName)?, label: String, index: Int, ledger: UploadLedger?
     ) async throws -> (StoredSegment, EncodedObject) {
         let sliceSize = backend.capabilities.sliceSize ?? 4 << 20
         let compression = payload.catalogName
+        var name = name
         var startedOver = false
+        var renamed = false
+        var abandoned: PendingUpload?
         while true {
             let plan: PendingUpload
             if let found = try ledger?.find(segment: index),
@@ -250,19 +263,7 @@ struct ObjectStore: Sendable {
             options.digests = [.sliceMD5s]
             options.sliceSize = sliceSize
             options.expectedFormatID = plan.formatID
-            let digests = UploadDigests(
-                size: plan.storedSize, md5: plan.storedMD5, headMD5: plan.headMD5, sliceMD5s: plan.sliceMD5s)
-            let planned = EncodedObject(
-                compression: payload,
-                encrypted: !recipients.isEmpty, plaintextSize: plan.plaintextSize,
-                plaintextSHA256: plan.plaintextSHA256, storedSize: plan.storedSize, storedMD5: plan.storedMD5,
-                storedSHA256: plan.storedSHA256, sliceMD5s: plan.sliceMD5s, headMD5: plan.headMD5,
-                formatID: plan.formatID)
-            func segment(_ info: ObjectInfo) -> StoredSegment {
-                StoredSegment(
-                    name: info.name, storedSize: info.size, storedMD5: plan.storedMD5,
-                    storedSHA256: plan.storedSHA256, plaintextOffset: offset, plaintextSize: length)
-            }
+            let digests = Self.uploadDigests(plan)
             do {
                 let writer = try await backend.openWriter(
                     for: try ObjectName(plan.objectName), size: plan.storedSize, digests: digests,
@@ -270,12 +271,7 @@ struct ObjectStore: Sendable {
                     checkpoint: { try? ledger?.checkpoint(segment: index, state: $0.state) })
                 guard writer.needsBytes else {
                     // The backend already holds these bytes (rapid upload, or a create a killed run never recorded).
-                    do {
-                        return (segment(try await writer.commit()), planned)
-                    } catch {
-                        await writer.abort()
-                        throw error
-                    }
+                    return try await commitHeld(writer, plan: plan, payload: payload)
                 }
                 return try await encode(
                     fd: fd, offset: offset, length: length, options: options, into: writer, label: label,
@@ -285,15 +281,78 @@ struct ObjectStore: Sendable {
                                 .sourceChanged, "the file changed between the hashing pass and the upload",
                                 subject: label)
                         }
-                    }, segment: { _, info in segment(info) })
+                    }, segment: { _, info in Self.segment(plan, info) })
             } catch let error as ArchiverError where error.code == .uploadExpired && !startedOver {
                 try ledger?.erase(segment: index)
+                // A commit whose answer was lost may have landed all the same; one call finds out.
+                if let adopted = try await adoptAbandoned(plan, payload: payload) { return adopted }
+                abandoned = plan
+                startedOver = true
+            } catch let error as ArchiverError where error.code == .nameTaken {
+                // Taken by other bytes: most likely the abandoned plan's commit, which landed after the check above.
+                if let previous = abandoned {
+                    abandoned = nil
+                    if let adopted = try await adoptAbandoned(previous, payload: payload) { return adopted }
+                }
+                try ledger?.erase(segment: index)
+                guard !renamed, let fresh = rename?() else { throw error }
+                name = fresh
+                renamed = true
                 startedOver = true
             } catch let error as ArchiverError where error.code == .sourceChanged {
                 try? ledger?.erase(segment: index)
                 throw error
             }
         }
+    }
+
+    /// The object an abandoned plan made, when its name holds exactly that plan's bytes; nil when it holds others.
+    private func adoptAbandoned(_ plan: PendingUpload, payload: PayloadCompression) async throws -> (
+        StoredSegment, EncodedObject
+    )? {
+        do {
+            let writer = try await backend.openWriter(
+                for: try ObjectName(plan.objectName), size: plan.storedSize, digests: Self.uploadDigests(plan),
+                resume: nil, checkpoint: { _ in })
+            guard !writer.needsBytes else {
+                await writer.abort()
+                return nil
+            }
+            return try await commitHeld(writer, plan: plan, payload: payload)
+        } catch let error as ArchiverError where error.code == .nameTaken {
+            return nil
+        }
+    }
+
+    /// Commits a writer whose backend already holds the plan's bytes.
+    private func commitHeld(_ writer: any ObjectWriter, plan: PendingUpload, payload: PayloadCompression) async throws
+        -> (StoredSegment, EncodedObject)
+    {
+        do {
+            return (Self.segment(plan, try await writer.commit()), planned(plan, payload: payload))
+        } catch {
+            await writer.abort()
+            throw error
+        }
+    }
+
+    private static func uploadDigests(_ plan: PendingUpload) -> UploadDigests {
+        UploadDigests(size: plan.storedSize, md5: plan.storedMD5, headMD5: plan.headMD5, sliceMD5s: plan.sliceMD5s)
+    }
+
+    private static func segment(_ plan: PendingUpload, _ info: ObjectInfo) -> StoredSegment {
+        StoredSegment(
+            name: info.name, storedSize: info.size, storedMD5: plan.storedMD5, storedSHA256: plan.storedSHA256,
+            plaintextOffset: plan.plaintextOffset, plaintextSize: plan.plaintextSize)
+    }
+
+    /// The object a plan describes, as if pass 2 had just made it.
+    private func planned(_ plan: PendingUpload, payload: PayloadCompression) -> EncodedObject {
+        EncodedObject(
+            compression: payload, encrypted: !recipients.isEmpty, plaintextSize: plan.plaintextSize,
+            plaintextSHA256: plan.plaintextSHA256, storedSize: plan.storedSize, storedMD5: plan.storedMD5,
+            storedSHA256: plan.storedSHA256, sliceMD5s: plan.sliceMD5s, headMD5: plan.headMD5,
+            formatID: plan.formatID)
     }
 
     /// Both passes read exactly the planned length, or the file changed under them.

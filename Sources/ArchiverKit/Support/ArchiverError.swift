@@ -38,6 +38,9 @@ public struct ArchiverError: Error, CustomStringConvertible, Sendable {
         public static let sourceChanged = Code("source-changed")
         /// The backend forgot an upload session (it expired); the core starts that object over with a fresh secret.
         public static let uploadExpired = Code("upload-expired")
+        /// The object's name is taken on the backend by other bytes (objects are never overwritten); the core stores
+        /// the object under a new name.
+        public static let nameTaken = Code("name-taken")
         /// Something that should not happen; a bug.
         public static let internalError = Code("internal")
     }

@@ -161,7 +161,7 @@ extension BaiduBackend {
 
     /// Adopts the object at the plan's path when it holds exactly the plan's bytes: same size and the same true MD5
     /// (the download's `Content-MD5`; the MD5 Baidu lists is not the content's).
-    /// - Throws: `ArchiverError(.backend)` "already exists with different content" otherwise.
+    /// - Throws: `ArchiverError(.nameTaken)` "already exists with different content" otherwise.
     func adoptExisting(_ plan: UploadPlan, cause: BaiduAPIError) async throws -> BaiduUploadWriter {
         if let entry = try await entry(for: plan.name), entry.size == plan.digests.size {
             let md5 = try await BaiduDownload(backend: self, name: plan.name, fsID: entry.fsID).contentMD5()
@@ -173,7 +173,7 @@ extension BaiduBackend {
             }
         }
         throw ArchiverError(
-            .backend,
+            .nameTaken,
             "object \(plan.name) already exists on Baidu Netdisk with different content; objects are never overwritten",
             subject: plan.name.value, cause: cause)
     }

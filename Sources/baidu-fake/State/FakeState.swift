@@ -104,8 +104,8 @@ actor FakeState {
     }
 
     /// The first armed fault for `endpoint` (or `any`), consumed.
-    func takeFault(for endpoint: String) -> Fault.Kind? {
-        guard let index = faults.firstIndex(where: { ($0.endpoint == endpoint || $0.endpoint == "any") })
+    func takeFault(for endpoints: [String]) -> Fault.Kind? {
+        guard let index = faults.firstIndex(where: { endpoints.contains($0.endpoint) || $0.endpoint == "any" })
         else { return nil }
         let kind = faults[index].kind
         faults[index].remaining -= 1

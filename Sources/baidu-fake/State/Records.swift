@@ -131,6 +131,9 @@ struct Fault: Sendable {
         case late(milliseconds: Int)
         /// The call is carried out, then the connection closes without an answer (a reply lost on the way).
         case lost
+        /// The call is carried out, then answered with this error code instead: what a client hears when it retries
+        /// a `create` that timed out and is still being assembled (31355), just before the first one lands.
+        case carriedOut(code: Int)
         case expireSession
         case expireToken
         /// For `token`: an OAuth error string such as "Trigger security policy".
@@ -148,6 +151,7 @@ struct Fault: Sendable {
         if let code = Int(text) { return .code(code) }
         if text == "reset" { return .reset }
         if text == "lost" { return .lost }
+        if text.hasPrefix("done:"), let code = Int(text.dropFirst(5)) { return .carriedOut(code: code) }
         if text.hasPrefix("late:"), let milliseconds = Int(text.dropFirst(5)), milliseconds >= 0 {
             return .late(milliseconds: milliseconds)
         }
