@@ -37,40 +37,24 @@ bash scripts/install-deps.sh
 for tool in restic borg rclone age pigz; do
   command -v "$tool" >/dev/null || { echo "installing $tool"; apt-get install -y -qq "${tool/borg/borgbackup}" >/dev/null; }
 done
-if [ -z "${ARCHIVER:-}" ]; then
-  swift build -c release --scratch-path .build-release --product archiver >/dev/null
-  ARCHIVER="$(swift build -c release --scratch-path .build-release --show-bin-path)/archiver"
-fi
-archiver="$(realpath "$ARCHIVER")"
+. bench/common.sh
+archiver="$(bench_archiver)"
 
 # Absolute paths: the restore checks need to know where restic and borg put a source (under its full path).
-data="${BENCH_DATA:-bench/data}"
+data="$(bench_data)"
 work="${BENCH_OUT:-/dev/shm/archiver-bench-backup}"
 rm -rf "$work"
-mkdir -p "$data" "$work"
-data="$(realpath "$data")"
+mkdir -p "$work"
 work="$(realpath "$work")"
 
 # large_set KIND: prints a folder holding only the SIZE_MIB file of KIND (random | text); the tools back up folders.
 large_set() {
-  local name
-  name="$1-$size_mib.$([ "$1" = random ] && echo bin || echo txt)"
-  [ -s "$data/$name" ] || python3 bench/gen-data.py "$1" "$size_mib" "$data/$name"
-  mkdir -p "$data/single-$name"
-  [ -s "$data/single-$name/$name" ] || ln -f "$data/$name" "$data/single-$name/$name" 2>/dev/null \
-    || cp "$data/$name" "$data/single-$name/"
-  echo "$data/single-$name"
-}
-
-# tree_set COUNT: prints the folder of the COUNT-file tree, generated into a temporary name first so that an
-# interrupted generation is never taken for a complete tree.
-tree_set() {
-  if [ ! -d "$data/tree-$1" ]; then
-    rm -rf "$data/tree-$1.partial"
-    python3 bench/gen-data.py tree "$1" "$data/tree-$1.partial"
-    mv "$data/tree-$1.partial" "$data/tree-$1"
-  fi
-  echo "$data/tree-$1"
+  local file dir
+  file="$(bench_file "$1" "$size_mib")"
+  dir="$data/single-${file##*/}"
+  mkdir -p "$dir"
+  [ -s "$dir/${file##*/}" ] || ln -f "$file" "$dir/" 2>/dev/null || cp "$file" "$dir/"
+  echo "$dir"
 }
 
 export RESTIC_PASSWORD=bench BORG_PASSPHRASE=bench BORG_RELOCATED_REPO_ACCESS_IS_OK=yes BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
@@ -282,7 +266,7 @@ if has large || has zstd; then
   done
 fi
 if has tree; then
-  set_dir="$(tree_set "$files")"
+  set_dir="$(bench_tree "$files")"
   measure "archiver --compress 0" archiver 0 "$set_dir" files 0
   measure "restic --compression off" restic off "$set_dir" files 0
   measure "borg -C none" borg none "$set_dir" files 0
@@ -290,7 +274,7 @@ if has tree; then
 fi
 # The unchanged rerun of the tree, then the rescan tree (skipped when it is the same tree, already measured).
 for count in $(has tree && echo "$files") $(has rescan && { has tree && [ "$rescan_files" = "$files" ] || echo "$rescan_files"; }); do
-  set_dir="$(tree_set "$count")"
+  set_dir="$(bench_tree "$count")"
   measure "archiver (unchanged rerun)" archiver 0 "$set_dir" files 1
   measure "restic (unchanged rerun)" restic off "$set_dir" files 1
   measure "borg (unchanged rerun)" borg none "$set_dir" files 1
