@@ -4,18 +4,18 @@
 # Prints MB/s (input bytes per wall second), CPU seconds (user + sys) and peak RSS (largest process).
 #
 #   bash bench/encrypt.sh [SIZE_MIB]      (default 1024: a 1 GiB incompressible and a 1 GiB text-like file)
+#   ARCHIVER= and BENCH_DATA= as in bench/common.sh; BENCH_REPEAT=1 for single runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib="${1:-1024}"
 bash scripts/install-deps.sh
-swift build -c release --scratch-path .build-release --product archiver >/dev/null
-archiver="$(swift build -c release --scratch-path .build-release --show-bin-path)/archiver"
-data="bench/data"
+. bench/common.sh
+archiver="$(bench_archiver)"
 # Outputs go to memory (/dev/shm) so the figures measure the tools, not the disk.
 out="${BENCH_OUT:-/dev/shm/archiver-bench}"
-mkdir -p "$data" "$out"
-[ -s "$data/random-$size_mib.bin" ] || python3 bench/gen-data.py random "$size_mib" "$data/random-$size_mib.bin"
-[ -s "$data/text-$size_mib.txt" ] || python3 bench/gen-data.py text "$size_mib" "$data/text-$size_mib.txt"
+mkdir -p "$out"
+random_file="$(bench_file random "$size_mib")"
+text_file="$(bench_file text "$size_mib")"
 rm -f "$out/key.txt"
 recipient="$("$archiver" key generate --output "$out/key.txt" 2>/dev/null)"
 
@@ -42,7 +42,7 @@ measure() {
 
 echo "| command | input | MB/s | CPU s | peak RSS MiB | stored/input |"
 echo "|---|---|---:|---:|---:|---:|"
-for file in "$data/random-$size_mib.bin" "$data/text-$size_mib.txt"; do
+for file in "$random_file" "$text_file"; do
   measure "archiver encrypt --compress 0" "$file" "$archiver" encrypt -r "$recipient" --compress 0 --force "$file" -o "$out/o"
   measure "age -r" "$file" age -r "$recipient" -o "$out/o" "$file"
   measure "archiver encrypt --compress 1" "$file" "$archiver" encrypt -r "$recipient" --compress 1 --force "$file" -o "$out/o"
@@ -58,7 +58,7 @@ echo
 echo "decrypt:"
 echo "| command | input | MB/s | CPU s | peak RSS MiB | stored/input |"
 echo "|---|---|---:|---:|---:|---:|"
-for file in "$data/random-$size_mib.bin" "$data/text-$size_mib.txt"; do
+for file in "$random_file" "$text_file"; do
   "$archiver" encrypt -r "$recipient" --compress 1 --force "$file" -o "$out/enc.gz.age"
   measure "archiver decrypt (gzip -1 payload)" "$out/enc.gz.age" "$archiver" decrypt -i "$out/key.txt" --force "$out/enc.gz.age" -o "$out/o"
   measure "age -d \| gunzip" "$out/enc.gz.age" bash -c "age -d -i '$out/key.txt' '$out/enc.gz.age' | gzip -dc > '$out/o'"

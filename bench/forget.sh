@@ -14,10 +14,8 @@ cd "$(dirname "$0")/.."
 paths="${1:-1000}"
 per_path="${2:-100}"
 command -v sqlite3 >/dev/null || apt-get install -y -qq sqlite3 >/dev/null
-if [ -z "${ARCHIVER:-}" ]; then
-  swift build -c release --scratch-path .build-release --product archiver >/dev/null
-  ARCHIVER="$(swift build -c release --scratch-path .build-release --show-bin-path)/archiver"
-fi
+. bench/common.sh
+ARCHIVER="$(bench_archiver)"
 work="${BENCH_OUT:-/dev/shm/archiver-bench-forget}"
 rm -rf "$work"
 mkdir -p "$work/src" "$work/usb"
