@@ -70,6 +70,11 @@ YML
     read -r a f < <(awk '/^RssAnon/ {a = $2} /^RssFile/ {f = $2} END {print a + 0, f + 0}' "/proc/$pid/status" 2>/dev/null || echo 0 0)
     [ "$a" -gt "$anon" ] && anon=$a
     [ "$f" -gt "$file" ] && file=$f
+    # A run that did not complete would never count: stop and show why instead of waiting for ever.
+    if grep -q "daemon: run \(partial\|failed\)" "$work/log"; then
+      kill -TERM "$pid"; wait "$pid" || true
+      echo "$label: a run did not complete:"; grep -v "^progress" "$work/log" | tail -20; exit 1
+    fi
     local now_done
     now_done=$(grep -c "daemon: run completed" "$work/log" || true)
     if [ "$now_done" -gt "$done" ]; then
