@@ -204,9 +204,15 @@ extension BackupEngine {
             flight.batchStarted = nil
             let results: [Result<Int64?, ArchiverError>]
             if let runID = context.runID, let catalog {
-                results = try catalog.recordStoredFiles(
-                    runID: runID, repositoryID: repositoryID,
-                    batch.map { record($0.job, $0.outcome, runID: runID) })
+                do {
+                    results = try catalog.recordStoredFiles(
+                        runID: runID, repositoryID: repositoryID,
+                        batch.map { record($0.job, $0.outcome, runID: runID) })
+                } catch let error as ArchiverError where !Self.stopsTheRun(error) {
+                    // A write that failed without stopping the run (an I/O error, say) fails the batch's files, each
+                    // reported, rather than the entry the walk happens to be at.
+                    results = batch.map { _ in .failure(error) }
+                }
             } else {
                 results = batch.map { _ in .success(nil) }
             }
