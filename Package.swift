@@ -129,6 +129,8 @@ let package = Package(
             name: "BackendsTests",
             dependencies: [
                 "Backends", "ArchiverKit", "ArchiverTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                // InFlightTests drive BackupEngine directly, which takes a Logger.
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

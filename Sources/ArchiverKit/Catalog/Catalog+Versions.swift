@@ -60,44 +60,144 @@ extension Catalog {
         try Self.validate(entry, source: source)
         return try write("recording \(source)/\(entry.display)") { db in
             try requireRecordingRun(db, runID, repositoryID: repositoryID)
-            if let contentID = entry.contentID {
-                try checkContent(db, contentID, repositoryID: repositoryID, size: entry.size, display: entry.display)
+            return try insertVersion(db, runID: runID, repositoryID: repositoryID, source: source, entry: entry)
+        }
+    }
+
+    /// Inserts a validated version inside the caller's transaction, ending the path's previous one (and its subtree
+    /// when a folder became something else) and clearing its failure streak; returns the new version's id.
+    /// Shared by `recordVersion` (one entry) and `recordStoredFiles` (a batch of stored files).
+    func insertVersion(_ db: Database, runID: Int64, repositoryID: String, source: String, entry: NewVersion) throws
+        -> Int64
+    {
+        if let contentID = entry.contentID {
+            try checkContent(db, contentID, repositoryID: repositoryID, size: entry.size, display: entry.display)
+        }
+        let key: [(any DatabaseValueConvertible)?] = [repositoryID, source, Data(entry.dir), Data(entry.name)]
+        // Once per stored file: cached statements skip compiling (and authorizing) them each time.
+        if let previous = try Row.fetchOne(
+            db.cachedStatement(
+                sql: """
+                SELECT id, kind FROM versions
+                WHERE repository_id = ? AND source = ? AND dir = ? AND name = ? AND end_run IS NULL
+                """),
+            arguments: StatementArguments(key))
+        {
+            try endCurrent(db, runID: runID, where: "id = ?", [try previous.int64("id")])
+            let previousKind: EntryKind = try previous.enumValue("kind")
+            if previousKind == .dir, entry.kind != .dir {
+                try endSubtree(
+                    db, runID: runID, repositoryID: repositoryID, source: source,
+                    path: BytePath.join(entry.dir, entry.name))
             }
-            let key: [(any DatabaseValueConvertible)?] = [repositoryID, source, Data(entry.dir), Data(entry.name)]
-            // Once per stored file: cached statements skip compiling (and authorizing) them each time.
-            if let previous = try Row.fetchOne(
-                db.cachedStatement(
-                    sql: """
-                    SELECT id, kind FROM versions
-                    WHERE repository_id = ? AND source = ? AND dir = ? AND name = ? AND end_run IS NULL
-                    """),
-                arguments: StatementArguments(key))
-            {
-                try endCurrent(db, runID: runID, where: "id = ?", [try previous.int64("id")])
-                let previousKind: EntryKind = try previous.enumValue("kind")
-                if previousKind == .dir, entry.kind != .dir {
-                    try endSubtree(
-                        db, runID: runID, repositoryID: repositoryID, source: source,
-                        path: BytePath.join(entry.dir, entry.name))
+        }
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO versions (repository_id, source, dir, name, display, kind, size, mtime_ns, ctime_ns,
+                    inode, mode, uid, gid, link_target, content_id, first_run)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(
+            arguments: [
+                repositoryID, source, Data(entry.dir), Data(entry.name), entry.display, entry.kind.rawValue,
+                entry.size, entry.mtimeNs, entry.ctimeNs, Int64(bitPattern: entry.inode), Int64(entry.mode),
+                Int64(entry.uid), Int64(entry.gid), entry.linkTarget.map { Data($0) }, entry.contentID, runID,
+            ])
+        let id = db.lastInsertedRowID
+        try db.cachedStatement(
+            sql: "DELETE FROM failure_streaks WHERE repository_id = ? AND source = ? AND dir = ? AND name = ?"
+        ).execute(arguments: StatementArguments(key))
+        return id
+    }
+
+    /// Records finished files in one transaction: for each, its content (when new), its version and the end of
+    /// its pending uploads. Call it only after the backend confirmed every object the records name.
+    ///
+    /// Each record is checked as `recordContent` and `recordVersion` check theirs; a record the catalog refuses
+    /// (an engine bug, say a content of the wrong size) is rolled back alone and its refusal returned in its place,
+    /// while the others commit. Any other failure (disk full, a damaged catalog) records nothing and is thrown.
+    /// - Parameters:
+    ///   - runID: the running run that stored them.
+    ///   - repositoryID: the repository the objects are in.
+    ///   - records: the files, in the order their rows should be written.
+    /// - Returns: per record, in order, the content id (nil for an empty file or a confirmation) or the refusal.
+    /// - Throws: `ArchiverError(.catalog)` and friends when the transaction fails as a whole.
+    public func recordStoredFiles(runID: Int64, repositoryID: String, _ records: [FileRecord]) throws
+        -> [Result<Int64?, ArchiverError>]
+    {
+        // What can be checked without the database is checked before the write lock is taken.
+        let prechecked: [ArchiverError?] = records.map { record in
+            guard case .stored(let source, let version, let content, _) = record else { return nil }
+            do {
+                if case .new(let new, let objects) = content { try Self.validate(new, objects: objects) }
+                var checked = version
+                // A placeholder id: the real one exists only inside the transaction.
+                if case .empty = content { checked.contentID = nil } else { checked.contentID = 0 }
+                try Self.validate(checked, source: source)
+                return nil
+            } catch {
+                return Self.mapError(error, "recording \(source)/\(version.display)", path: path)
+            }
+        }
+        var erasedPlans = false
+        let results = try write("recording \(records.count) stored files") { db in
+            try requireRecordingRun(db, runID, repositoryID: repositoryID)
+            var results: [Result<Int64?, ArchiverError>] = []
+            results.reserveCapacity(records.count)
+            for (record, refusal) in zip(records, prechecked) {
+                if let refusal {
+                    results.append(.failure(refusal))
+                    continue
+                }
+                var contentID: Int64?
+                do {
+                    // A savepoint per file: a refused file leaves no half of its rows, and the others still commit.
+                    try db.inSavepoint {
+                        contentID = try insertRecord(
+                            db, record, runID: runID, repositoryID: repositoryID, erasedPlans: &erasedPlans)
+                        return .commit
+                    }
+                    results.append(.success(contentID))
+                } catch let error as ArchiverError where error.code == .internalError {
+                    results.append(.failure(error))
                 }
             }
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO versions (repository_id, source, dir, name, display, kind, size, mtime_ns, ctime_ns,
-                        inode, mode, uid, gid, link_target, content_id, first_run)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(
-                arguments: [
-                    repositoryID, source, Data(entry.dir), Data(entry.name), entry.display, entry.kind.rawValue,
-                    entry.size, entry.mtimeNs, entry.ctimeNs, Int64(bitPattern: entry.inode), Int64(entry.mode),
-                    Int64(entry.uid), Int64(entry.gid), entry.linkTarget.map { Data($0) }, entry.contentID, runID,
-                ])
-            let id = db.lastInsertedRowID
-            try db.cachedStatement(
-                sql: "DELETE FROM failure_streaks WHERE repository_id = ? AND source = ? AND dir = ? AND name = ?"
-            ).execute(arguments: StatementArguments(key))
-            return id
+            return results
+        }
+        // The erased plans held per-object secrets: they leave the log too, once per batch.
+        if erasedPlans { truncateLog() }
+        return results
+    }
+
+    /// Writes one record's rows; returns its content id.
+    private func insertRecord(
+        _ db: Database, _ record: FileRecord, runID: Int64, repositoryID: String, erasedPlans: inout Bool
+    ) throws -> Int64? {
+        switch record {
+        case .confirmed(let versionID):
+            try db.cachedStatement(sql: "UPDATE versions SET confirmed_run = ? WHERE id = ? AND end_run IS NULL")
+                .execute(arguments: [runID, versionID])
+            return nil
+        case .stored(let source, var version, let content, let pendingUploadPath):
+            switch content {
+            case .new(let new, let objects):
+                guard new.runID == runID, new.repositoryID == repositoryID else {
+                    throw ArchiverError(
+                        .internalError, "a content of run \(new.runID) cannot be recorded by run \(runID)",
+                        subject: version.display)
+                }
+                version.contentID = try insertContent(db, new, objects: objects)
+            case .existing(let id): version.contentID = id
+            case .empty: version.contentID = nil
+            }
+            _ = try insertVersion(db, runID: runID, repositoryID: repositoryID, source: source, entry: version)
+            if let pendingUploadPath {
+                try db.cachedStatement(
+                    sql: "DELETE FROM pending_uploads WHERE repository_id = ? AND source = ? AND path = ?"
+                ).execute(arguments: [repositoryID, source, Data(pendingUploadPath)])
+                erasedPlans = erasedPlans || db.changesCount > 0
+            }
+            return version.contentID
         }
     }
 

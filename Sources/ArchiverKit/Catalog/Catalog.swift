@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -26,6 +27,10 @@ public final class Catalog: Sendable {
     public let isReadOnly: Bool
     let database: any DatabaseWriter
     let lockFlag = LockFlag()
+    private let writes = Atomic<Int>(0)
+
+    /// Write transactions committed or attempted through this value: lets tests see how many a backup costs.
+    package var writeTransactionCount: Int { writes.load(ordering: .relaxed) }
 
     /// Rows read per page by the streaming methods (`state`, `forEachObject`).
     static let pageSize = 500
@@ -195,6 +200,7 @@ public final class Catalog: Sendable {
         guard !isReadOnly else {
             throw ArchiverError(.catalog, "the catalog is open read-only; \(action) needs write access", subject: path)
         }
+        writes.add(1, ordering: .relaxed)
         do {
             return try database.writeWithoutTransaction { db in
                 var result: T?

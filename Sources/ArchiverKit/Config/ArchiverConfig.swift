@@ -51,6 +51,8 @@ public struct ArchiverConfig: Sendable {
     public var shutdownTimeout: Duration
     /// The memory the process should stay under; nil lets the program decide (for example from the cgroup).
     public var memoryLimit: MemoryLimit?
+    /// How many small files are read, compressed and stored at once; nil picks one per core, at most 4.
+    public var filesInFlight: Int?
     /// Bandwidth limits.
     public var limits: Limits
     /// The default retention; a source may override parts of it (see `Source.keep`).
@@ -66,6 +68,8 @@ public struct ArchiverConfig: Sendable {
     public static let defaultCronSchedule = CronSchedule(constant: defaultSchedule)
     /// How long a stop may take when the file does not say.
     public static let defaultShutdownTimeout = Duration.seconds(8)
+    /// The values `files_in_flight:` accepts: each small file in flight holds about 2 MiB.
+    public static let filesInFlightRange = 1...8
     /// The name the single target of a `backend:` key gets.
     public static let defaultTargetName = "default"
 
@@ -111,6 +115,7 @@ public struct ArchiverConfig: Sendable {
         self.timeZone = nil
         self.shutdownTimeout = Self.defaultShutdownTimeout
         self.memoryLimit = nil
+        self.filesInFlight = nil
         self.limits = Limits()
         self.keep = Retention()
         self.logLevel = .info

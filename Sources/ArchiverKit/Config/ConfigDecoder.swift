@@ -80,6 +80,10 @@ struct ConfigDecoder {
             case "timezone": draft.timeZone = try value(entry, ConfigValue.timeZone)
             case "shutdown_timeout": draft.shutdownTimeout = try value(entry, ConfigValue.duration)
             case "memory_limit": draft.memoryLimit = try value(entry, ConfigValue.memoryLimit)
+            case "files_in_flight":
+                draft.filesInFlight = try value(entry) { text throws(ValueProblem) in
+                    try ConfigValue.integer(text, in: ArchiverConfig.filesInFlightRange)
+                }
             case "limits": draft.limits = try limits(entry)
             case "keep": draft.keep = try retention(entry)
             case "log_level": draft.logLevel = try value(entry, ConfigValue.logLevel)

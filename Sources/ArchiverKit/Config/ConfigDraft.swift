@@ -91,6 +91,7 @@ struct ConfigDraft: Sendable {
     var timeZone: TimeZone?
     var shutdownTimeout: Duration?
     var memoryLimit: ArchiverConfig.MemoryLimit?
+    var filesInFlight: Int?
     var limits = ArchiverConfig.Limits()
     var keep = ArchiverConfig.Retention()
     var logLevel: Logger.Level?
@@ -197,6 +198,7 @@ struct ConfigDraft: Sendable {
         config.timeZone = timeZone
         config.shutdownTimeout = shutdownTimeout ?? ArchiverConfig.defaultShutdownTimeout
         config.memoryLimit = memoryLimit
+        config.filesInFlight = filesInFlight
         config.limits = limits
         config.keep = keep
         config.logLevel = logLevel ?? .info

@@ -8,7 +8,7 @@ package enum ConfigKeys {
     package static let root = [
         "catalog", "backend", "targets", "copies", "recipients", "recipients_file", "identity", "encryption",
         "compression", "naming", "exclude", "sources", "baidu", "schedule", "timezone", "shutdown_timeout",
-        "memory_limit", "limits", "keep", "log_level", "log_file",
+        "memory_limit", "files_in_flight", "limits", "keep", "log_level", "log_file",
     ]
     /// Keys of one entry of `sources:`.
     package static let source = ["local", "remote", "exclude", "compression", "keep"]

@@ -118,6 +118,7 @@ extension ConfigLoader {
             "",
             "# shutdown_timeout: 8s                 # how long 'docker stop' may take",
             "# memory_limit: 512MiB",
+            "# files_in_flight: 2                   # small files stored at once (default: one per core, at most 4)",
             "# limits: {upload_kib_per_s: 2048, window: \"01:00-07:00\"}",
             "# log_level: info",
             "# log_file: archiver.log",

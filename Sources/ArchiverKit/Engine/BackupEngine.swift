@@ -143,6 +143,29 @@ public final class BackupEngine: Sendable {
             logger.error("source \(source.local): \(message)")
             return
         }
+        let context = WalkContext(source: source, runID: runID, runStartNs: runStartNs, scanner: scanner)
+        // Claims make two identical files in flight share one content; they need the catalog to find it later.
+        var flight = InFlight(width: filesInFlight, claims: runID != nil ? ContentClaims() : nil)
+        try await withThrowingTaskGroup(of: FileResult.self) { group in
+            do {
+                try await walk(context, group: &group, flight: &flight, state: &state)
+            } catch {
+                if flight.stop == nil { flight.stop = error }
+            }
+            // A stop takes no new file, but the files in flight finish and are recorded before it is thrown.
+            try await drain(&group, flight: &flight, context: context, state: &state)
+            if let stop = flight.stop { throw stop }
+        }
+    }
+
+    /// Walks a source's folders depth first in name order: folders and symlinks are recorded at once, small files
+    /// go to tasks, large ones are stored in turn, and names gone from a folder are marked deleted.
+    private func walk(
+        _ context: WalkContext, group: inout ThrowingTaskGroup<FileResult, any Error>, flight: inout InFlight,
+        state: inout RunState
+    ) async throws {
+        let (source, runID, scanner) = (context.source, context.runID, context.scanner)
+        let runStartNs = context.runStartNs
         var pending: [[UInt8]] = [[]]
         while let dir = pending.popLast() {
             try Task.checkCancellation()
@@ -172,8 +195,9 @@ public final class BackupEngine: Sendable {
             // Subfolders are pushed in reverse so they are visited in name order.
             var subdirectories: [[UInt8]] = []
             for entry in listing.entries {
-                // A shutdown takes no new file: the file in flight finished and is recorded, the next is not begun.
+                // A shutdown takes no new file: the files in flight finish and are recorded, the next is not begun.
                 try Task.checkCancellation()
+                if let stop = flight.stop { throw stop }
                 let path = BytePath.join(dir, entry.name)
                 // Made for messages and records only: most entries of a rescan are unchanged and need neither.
                 var display: String { "\(source.remote)/\(BytePath.display(path))" }
@@ -211,9 +235,14 @@ public final class BackupEngine: Sendable {
                             state.wouldStoreBytes += entry.size
                             continue
                         }
-                        try await storeFile(
-                            source: source, runID: runID, scanner: scanner, dir: dir, path: path, display: display,
-                            previous: previous, state: &state)
+                        let job = FileJob(
+                            source: source, dir: dir, path: path, display: display, previous: previous,
+                            size: entry.size, hashFirst: false)
+                        if entry.size <= Self.smallFileLimit {
+                            try await startSmall(job, in: &group, flight: &flight, context: context, state: &state)
+                        } else {
+                            try await storeLarge(job, in: &group, flight: &flight, context: context, state: &state)
+                        }
                     }
                 } catch let error as ArchiverError where Self.stopsTheRun(error) {
                     throw error
@@ -269,7 +298,7 @@ public final class BackupEngine: Sendable {
                 gid: entry.gid, linkTarget: linkTarget, contentID: contentID))
     }
 
-    private func fail(
+    func fail(
         source: ArchiverConfig.Source, runID: Int64?, dir: [UInt8], name: [UInt8], display: String,
         error: any Error, state: inout RunState
     ) throws {
@@ -283,160 +312,5 @@ public final class BackupEngine: Sendable {
                 runID: runID, repositoryID: repositoryID, source: source.remote, dir: dir, name: name,
                 display: display, message: message)
         }
-    }
-
-    /// Reads, stores and records one file, retrying when it changes while read.
-    private func storeFile(
-        source: ArchiverConfig.Source, runID: Int64?, scanner: SourceScanner, dir: [UInt8], path: [UInt8],
-        display: String, previous: CatalogEntry?, state: inout RunState
-    ) async throws {
-        var lastError: ArchiverError?
-        let previousContent = previous?.contentID
-        let previousVersion = previous?.versionID
-        let previousFingerprint = previous?.fingerprint
-        for attempt in 1...Self.attempts {
-            let (fd, before) = try scanner.openFile(path)
-            defer { close(fd) }
-            progress?.storing(path: display, size: before.size)
-            do {
-                let outcome = try await storeOpenFile(
-                    source: source, runID: runID, fd: fd, before: before, dir: dir, path: path, display: display,
-                    previousContent: previousContent, previousFingerprintMatches: previousFingerprint == before.fingerprint)
-                var after = stat()
-                guard fstat(fd, &after) == 0 else { throw ArchiverError.posix("cannot stat", path: display) }
-                if fileFingerprintChanged(before: before, after: ScannedEntry(name: before.name, stat: after)) {
-                    throw ArchiverError(.sourceChanged, "changed while it was read", subject: display)
-                }
-                if outcome.unchanged, let runID, let catalog, let previousVersion {
-                    try catalog.confirmUnchanged(versionID: previousVersion, runID: runID)
-                } else if let runID, let catalog {
-                    try catalog.recordVersion(
-                        runID: runID, repositoryID: repositoryID, source: source.remote,
-                        entry: NewVersion(
-                            dir: dir, name: before.name, display: display, kind: .file, size: before.size,
-                            mtimeNs: before.mtimeNs, ctimeNs: before.ctimeNs, inode: before.inode, mode: before.mode,
-                            uid: before.uid, gid: before.gid, linkTarget: nil, contentID: outcome.contentID))
-                }
-                state.counts.bytesRead += outcome.bytesRead
-                state.counts.bytesStored += outcome.bytesStored
-                if outcome.unchanged {
-                    state.counts.unchanged += 1
-                } else if outcome.deduplicated {
-                    state.counts.deduplicated += 1
-                } else {
-                    state.counts.stored += 1
-                }
-                if !outcome.unchanged {
-                    progress?.finished(path: display, outcome: outcome.deduplicated ? "deduplicated" : "stored")
-                }
-                return
-            } catch let error as ArchiverError where error.code == .sourceChanged {
-                lastError = error
-                logger.info("\(display) changed while read (attempt \(attempt) of \(Self.attempts)); retrying")
-                continue
-            }
-        }
-        throw ArchiverError(
-            .sourceChanged, "kept changing while it was read (\(Self.attempts) attempts); it will be tried next run",
-            subject: display, cause: lastError)
-    }
-
-    struct Fingerprint: Equatable {
-        /// As a pending upload records it: a plan is resumed only for the same text.
-        var text: String { "\(size):\(mtimeNs):\(ctimeNs):\(inode)" }
-        var size: Int64
-        var mtimeNs: Int64
-        var ctimeNs: Int64
-        var inode: UInt64
-    }
-
-    struct FileOutcome {
-        var contentID: Int64?
-        var deduplicated: Bool
-        var unchanged = false
-        var bytesRead: Int64
-        var bytesStored: Int64
-    }
-
-    private func storeOpenFile(
-        source: ArchiverConfig.Source, runID: Int64?, fd: Int32, before: ScannedEntry, dir: [UInt8], path: [UInt8],
-        display: String, previousContent: Int64?, previousFingerprintMatches: Bool
-    ) async throws -> FileOutcome {
-        let encrypted = config.encryption
-        // An empty file stored with neither encryption nor compression would be an empty object, which some
-        // backends refuse: it is recorded with no object and recreated on restore.
-        if before.size == 0 && !encrypted && !backend.capabilities.allowsEmptyObjects {
-            return FileOutcome(contentID: nil, deduplicated: false, bytesRead: 0, bytesStored: 0)
-        }
-        // Deduplication needs the plaintext hash before storing; hash first only when a content of the same
-        // size exists, which is rare for large files and cheap for small ones.
-        if let catalog, runID != nil,
-            try catalog.hasContent(repositoryID: repositoryID, plaintextSize: before.size, encrypted: encrypted)
-        {
-            let digest = try await BlockingWork.sha256(fd: fd, length: before.size, label: display)
-            if let match = try reusableContent(plaintextSHA256: digest, size: before.size) {
-                // The same content as before (a re-read the race guard asked for) is not a duplicate.
-                let same = previousContent == match && previousFingerprintMatches
-                return FileOutcome(contentID: match, deduplicated: !same, unchanged: same, bytesRead: before.size, bytesStored: 0)
-            }
-        }
-        let naming: NameRequest =
-            config.naming == .mirror
-            ? .mirror(source: source.remote, path: path, tag: "v\(runID ?? 0)-\(ObjectNamer.randomHex(3))") : .opaque
-        let store = ObjectStore(
-            backend: backend, namer: self.store.namer, recipients: self.store.recipients,
-            compression: source.compression, meter: meter)
-        let recipients = store.recipients.map(\.description).sorted()
-        var ledger: UploadLedger?
-        if let catalog, runID != nil, backend.capabilities.needsDigestsBeforeUpload {
-            ledger = UploadLedger(
-                catalog: catalog, repositoryID: repositoryID, source: source.remote, path: path,
-                fingerprint: before.fingerprint.text, recipients: recipients.joined(separator: "\n"))
-        }
-        let content = try await store.store(
-            fd: fd, size: before.size, fileName: BytePath.display(before.name), naming: naming, label: display,
-            ledger: ledger)
-        guard let runID, let catalog else {
-            return FileOutcome(contentID: nil, deduplicated: false, bytesRead: before.size, bytesStored: content.storedSize)
-        }
-        let contentID = try catalog.recordContent(
-            NewContent(
-                repositoryID: repositoryID, runID: runID, plaintextSHA256: content.plaintextSHA256,
-                plaintextSize: content.plaintextSize, encrypted: content.encrypted,
-                recipients: recipients, compression: content.payload.catalogName,
-                formatID: content.formatID),
-            objects: content.objects.enumerated().map { index, segment in
-                NewObject(
-                    segment: index, name: segment.name.value, storedSize: segment.storedSize,
-                    storedMD5: segment.storedMD5, storedSHA256: segment.storedSHA256,
-                    plaintextOffset: segment.plaintextOffset, plaintextSize: segment.plaintextSize)
-            })
-        // The content is recorded: the secrets that could regenerate its objects are no longer needed.
-        try ledger?.eraseAll()
-        return FileOutcome(
-            contentID: contentID, deduplicated: false, bytesRead: before.size, bytesStored: content.storedSize)
-    }
-
-    /// A stored content with this plaintext that may be referenced: same repository and encryption setting, and
-    /// recipients that include every current one (so no current key holder loses access).
-    private func reusableContent(plaintextSHA256: [UInt8], size: Int64) throws -> Int64? {
-        guard let catalog else { return nil }
-        let current = Set(store.recipients.map(\.description))
-        return try catalog.findContent(
-            repositoryID: repositoryID, plaintextSHA256: plaintextSHA256, plaintextSize: size,
-            encrypted: config.encryption
-        ).first { current.isSubset(of: Set($0.recipients)) }?.id
-    }
-}
-
-extension ScannedEntry {
-    var fingerprint: BackupEngine.Fingerprint {
-        BackupEngine.Fingerprint(size: size, mtimeNs: mtimeNs, ctimeNs: ctimeNs, inode: inode)
-    }
-}
-
-extension CatalogEntry {
-    var fingerprint: BackupEngine.Fingerprint {
-        BackupEngine.Fingerprint(size: size, mtimeNs: mtimeNs, ctimeNs: ctimeNs, inode: inode)
     }
 }
