@@ -98,6 +98,32 @@ struct FaultMatrixTests {
         try baidu.run(["verify", "--deep"], expect: 0, faults.testDescription)
     }
 
+    /// An upload kept for resuming whose name meanwhile holds other bytes (another client, a hand-made file) is
+    /// stored under a new name: nothing is overwritten, and the file is not failed run after run.
+    @Test func aNameTakenByOtherBytesIsReplacedByANewName() throws {
+        let tree = try SourceTree(onlyLarge: 3 * BaiduSetup.sliceSize + 77)
+        let baidu = try BaiduSetup(tree: tree)
+        try baidu.run(["init"])
+        // Every file create fails past its retries: the run keeps the plan and the sent slices to resume.
+        try baidu.fake.control("faults", ["endpoint": "create_file", "error": "http:500", "count": 100])
+        try baidu.run(["backup"], expect: 3)
+        try baidu.fake.control("clear-faults", [:])
+        let catalog = baidu.tree.dir.file("state/catalog.sqlite").path
+        let pending = try CommandRunner.run("/usr/bin/sqlite3", [catalog, "SELECT object_name FROM pending_uploads"])
+        let planned = try #require(pending.stdoutText.split(separator: "\n").first.map(String.init))
+        let foreign = try baidu.tree.dir.write("foreign.bin", TestBytes.random(5000, seed: 9))
+        try baidu.fake.control("put", ["path": "/apps/e2bdy/\(planned)", "source": foreign.path])
+
+        try baidu.run(["backup"])
+        let recorded = try CommandRunner.run("/usr/bin/sqlite3", [catalog, "SELECT name FROM objects"])
+        #expect(!recorded.stdoutText.contains(planned), "the taken name is not recorded")
+        try baidu.restoreAndCompare()
+        // The other bytes are still there, untouched.
+        let files = try #require(try baidu.fake.control("files") as? [[String: Any]])
+        let kept = try #require(files.first { ($0["path"] as? String) == "/apps/e2bdy/\(planned)" })
+        #expect(kept["size"] as? Int == 5000)
+    }
+
     @Test func aSlowServerPastTheDeadlineIsRetried() throws {
         let tree = try SourceTree(largeSize: 3 * BaiduSetup.sliceSize + 5)
         let baidu = try BaiduSetup(tree: tree)
