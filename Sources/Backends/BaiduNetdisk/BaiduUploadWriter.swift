@@ -30,7 +30,9 @@ final class BaiduUploadWriter: ObjectWriter {
         var filling: ByteBuffer?
         var fillIndex = 0
         var written: Int64 = 0
-        var uploads: [Task<Void, Never>] = []
+        /// The slice uploads still running, by slice index. A finished upload removes itself: a 4 GB object has
+        /// about a thousand slices, and finished tasks kept to the end held about 27 KiB each.
+        var uploads: [Int: Task<Void, Never>] = [:]
         var failure: (any Error)?
         var finished = false
     }
@@ -141,15 +143,20 @@ final class BaiduUploadWriter: ObjectWriter {
             permits.release()
             return
         }
-        let task = Task { [self, body] in
-            defer { permits.release() }
-            do {
-                try await upload(index, body: body, md5: md5)
-            } catch {
-                fail(error)
+        // Made under the lock, so that the task's removal of itself always comes after its insertion.
+        state.withLock { state in
+            state.uploads[index] = Task { [self, body] in
+                defer {
+                    _ = self.state.withLock { $0.uploads.removeValue(forKey: index) }
+                    permits.release()
+                }
+                do {
+                    try await upload(index, body: body, md5: md5)
+                } catch {
+                    fail(error)
+                }
             }
         }
-        state.withLock { $0.uploads.append(task) }
     }
 
     private func sourceChanged(_ detail: String) -> ArchiverError {
@@ -162,7 +169,7 @@ final class BaiduUploadWriter: ObjectWriter {
         let uploads = state.withLock { state -> [Task<Void, Never>] in
             guard state.failure == nil else { return [] }
             state.failure = error
-            return state.uploads
+            return Array(state.uploads.values)
         }
         uploads.forEach { $0.cancel() }
     }
@@ -236,7 +243,7 @@ final class BaiduUploadWriter: ObjectWriter {
                 return (index, state.filling!)
             }
             if let (index, buffer) = last { try send(index, buffer) }
-            let (written, uploads) = state.withLock { ($0.written, $0.uploads) }
+            let (written, uploads) = state.withLock { ($0.written, Array($0.uploads.values)) }
             guard written == plan.digests.size else {
                 throw sourceChanged("\(written) bytes instead of the \(plan.digests.size) hashed")
             }
@@ -280,10 +287,10 @@ final class BaiduUploadWriter: ObjectWriter {
 
     func abort() async {
         let (uploads, hadBuffer, wasFinished) = state.withLock { state in
-            let result = (state.uploads, state.filling != nil, state.finished)
+            let result = (Array(state.uploads.values), state.filling != nil, state.finished)
             state.finished = true
             state.filling = nil
-            state.uploads = []
+            state.uploads = [:]
             if state.failure == nil {
                 state.failure = ArchiverError(.internalError, "object \(plan.name) was aborted", subject: subject)
             }
