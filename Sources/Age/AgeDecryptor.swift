@@ -25,7 +25,7 @@ public struct AgeDecryptor: Sendable {
     /// The unwrapped file key, held only between the header and the payload nonce.
     private var fileKeyStorage: FileKey?
     private var payloadNonce: [UInt8] = []
-    private var payloadKey: SymmetricKey?
+    private var opener: ChaChaOpener?
     /// The nonce slot (12 bytes, so a chunk is one contiguous sealed box) followed by received ciphertext.
     private var chunk: [UInt8] = []
     private var counter: UInt64 = 0
@@ -166,7 +166,8 @@ public struct AgeDecryptor: Sendable {
         guard let fileKey = fileKeyStorage else {
             throw AgeError(.header, "internal error: no file key at the payload")
         }
-        payloadKey = Primitives.payloadKey(fileKey, nonce: payloadNonce)
+        opener = try ChaChaOpener(
+            key: Primitives.payloadKey(fileKey, nonce: payloadNonce), chunkSize: Stream.fullChunkCiphertextSize)
         fileKeyStorage = nil
         chunk.reserveCapacity(Self.chunkBufferSize)
         chunk.append(contentsOf: repeatElement(0, count: Stream.nonceSize))
@@ -176,14 +177,14 @@ public struct AgeDecryptor: Sendable {
     // MARK: - Chunks
 
     /// Opens the buffered chunk of `length` ciphertext bytes, or returns nil when it does not authenticate.
-    private mutating func openChunk(length: Int, isFinal: Bool) -> Data? {
-        guard let payloadKey else { return nil }
+    private mutating func openChunk(length: Int, isFinal: Bool) -> UnsafeRawBufferPointer? {
+        guard let opener else { return nil }
         let counter = counter
-        return chunk.withUnsafeMutableBytes { buffer -> Data? in
+        return chunk.withUnsafeMutableBytes { buffer -> UnsafeRawBufferPointer? in
             Stream.writeNonce(counter: counter, isFinal: isFinal, into: buffer)
-            let combined = UnsafeRawBufferPointer(rebasing: buffer[..<(Stream.nonceSize + length)])
-            guard let box = try? ChaChaPoly.SealedBox(combined: combined) else { return nil }
-            return try? ChaChaPoly.open(box, using: payloadKey)
+            return opener.open(
+                nonce: UnsafeRawBufferPointer(rebasing: buffer[..<Stream.nonceSize]),
+                sealed: UnsafeRawBufferPointer(rebasing: buffer[Stream.nonceSize..<(Stream.nonceSize + length)]))
         }
     }
 
@@ -195,7 +196,7 @@ public struct AgeDecryptor: Sendable {
                 // does (it is authentic), but the stream as a whole is refused.
                 let chunkIndex = counter
                 phase = .finished
-                try plaintext.withUnsafeBytes { try output($0) }
+                try output(plaintext)
                 throw AgeError(.payload, "data follows the final chunk (chunk \(chunkIndex))")
             }
             throw AgeError(.payload, "payload chunk \(counter) failed to authenticate")
@@ -207,7 +208,7 @@ public struct AgeDecryptor: Sendable {
         // Keep the byte after the chunk as the start of the next one.
         chunk[Stream.nonceSize] = chunk[Self.chunkBufferSize - 1]
         chunk.removeLast(Self.chunkBufferSize - Stream.nonceSize - 1)
-        try plaintext.withUnsafeBytes { try output($0) }
+        try output(plaintext)
     }
 
     private mutating func end(output: (UnsafeRawBufferPointer) throws -> Void) throws {
@@ -236,7 +237,7 @@ public struct AgeDecryptor: Sendable {
                 // An authentic non-final chunk is released, as it would have been had more data followed.
                 let chunkCount = counter + 1
                 phase = .finished
-                try plaintext.withUnsafeBytes { try output($0) }
+                try output(plaintext)
                 throw AgeError(.truncated, "the payload ends without a final chunk (after \(chunkCount) chunks)")
             }
             throw AgeError(.payload, "the final payload chunk (chunk \(counter)) failed to authenticate")
@@ -244,7 +245,7 @@ public struct AgeDecryptor: Sendable {
         phase = .finished
         chunk = []
         if !plaintext.isEmpty {
-            try plaintext.withUnsafeBytes { try output($0) }
+            try output(plaintext)
         }
     }
 }

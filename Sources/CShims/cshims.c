@@ -55,6 +55,30 @@ void archiver_chacha_sealer_free(archiver_chacha_sealer *sealer) {
     free(sealer);
 }
 
+archiver_chacha_sealer *archiver_chacha_opener_new(const uint8_t *key32) {
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+    archiver_chacha_sealer *opener = malloc(sizeof *opener);
+    if (opener == NULL) return NULL;
+    opener->ctx = EVP_CIPHER_CTX_new();
+    if (opener->ctx == NULL || EVP_DecryptInit_ex(opener->ctx, EVP_chacha20_poly1305(), NULL, key32, NULL) != 1) {
+        archiver_chacha_sealer_free(opener);
+        return NULL;
+    }
+    return opener;
+}
+
+int archiver_chacha_open(archiver_chacha_sealer *opener, const uint8_t *nonce12, const uint8_t *input, size_t length,
+                         const uint8_t *tag16, uint8_t *output) {
+    int written = 0, final_written = 0;
+    if (length > 0x7fffffff) return 0;
+    if (EVP_DecryptInit_ex(opener->ctx, NULL, NULL, NULL, nonce12) != 1) return 0;
+    if (length > 0 && EVP_DecryptUpdate(opener->ctx, output, &written, input, (int)length) != 1) return 0;
+    if (EVP_CIPHER_CTX_ctrl(opener->ctx, EVP_CTRL_AEAD_SET_TAG, 16, (void *)tag16) != 1) return 0;
+    /* The tag is checked here: on failure `output` holds unauthenticated bytes that the caller must drop. */
+    if (EVP_DecryptFinal_ex(opener->ctx, output + written, &final_written) != 1) return 0;
+    return (size_t)(written + final_written) == length;
+}
+
 int archiver_chacha_seal(archiver_chacha_sealer *sealer, const uint8_t *nonce12, const uint8_t *input, size_t length,
                          uint8_t *output) {
     int written = 0, final_written = 0;

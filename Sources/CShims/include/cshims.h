@@ -30,6 +30,13 @@ void archiver_chacha_sealer_free(archiver_chacha_sealer *sealer);
 /// `output` (length + 16 bytes). Returns 1 on success, 0 on failure.
 int archiver_chacha_seal(archiver_chacha_sealer *sealer, const uint8_t *nonce12, const uint8_t *input, size_t length,
                          uint8_t *output);
+
+/// The same context keyed for opening: `archiver_chacha_open` authenticates `length` bytes of ciphertext against
+/// the 16-byte tag and writes the plaintext to `output` (length bytes). Returns 1 only when the tag matches; on 0
+/// the output must not be used. Free with `archiver_chacha_sealer_free`.
+archiver_chacha_sealer *archiver_chacha_opener_new(const uint8_t *key32);
+int archiver_chacha_open(archiver_chacha_sealer *opener, const uint8_t *nonce12, const uint8_t *input, size_t length,
+                         const uint8_t *tag16, uint8_t *output);
 #endif
 
 #ifndef ARCHIVER_CSHIMS_PRIORITY
