@@ -36,35 +36,29 @@ struct archiver_chacha_sealer {
     EVP_CIPHER_CTX *ctx;
 };
 
-archiver_chacha_sealer *archiver_chacha_sealer_new(const uint8_t *key32) {
+/* One context for either direction, keyed once; `encrypt` picks sealing or opening. */
+static archiver_chacha_sealer *chacha_context_new(const uint8_t *key32, int encrypt) {
     /* Only the built-in cipher is used: skip reading openssl.cnf and its modules (memory and start-up time). */
     OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
     archiver_chacha_sealer *sealer = malloc(sizeof *sealer);
     if (sealer == NULL) return NULL;
     sealer->ctx = EVP_CIPHER_CTX_new();
-    if (sealer->ctx == NULL || EVP_EncryptInit_ex(sealer->ctx, EVP_chacha20_poly1305(), NULL, key32, NULL) != 1) {
+    if (sealer->ctx == NULL
+        || EVP_CipherInit_ex(sealer->ctx, EVP_chacha20_poly1305(), NULL, key32, NULL, encrypt) != 1) {
         archiver_chacha_sealer_free(sealer);
         return NULL;
     }
     return sealer;
 }
 
+archiver_chacha_sealer *archiver_chacha_sealer_new(const uint8_t *key32) { return chacha_context_new(key32, 1); }
+
+archiver_chacha_sealer *archiver_chacha_opener_new(const uint8_t *key32) { return chacha_context_new(key32, 0); }
+
 void archiver_chacha_sealer_free(archiver_chacha_sealer *sealer) {
     if (sealer == NULL) return;
     EVP_CIPHER_CTX_free(sealer->ctx);
     free(sealer);
-}
-
-archiver_chacha_sealer *archiver_chacha_opener_new(const uint8_t *key32) {
-    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
-    archiver_chacha_sealer *opener = malloc(sizeof *opener);
-    if (opener == NULL) return NULL;
-    opener->ctx = EVP_CIPHER_CTX_new();
-    if (opener->ctx == NULL || EVP_DecryptInit_ex(opener->ctx, EVP_chacha20_poly1305(), NULL, key32, NULL) != 1) {
-        archiver_chacha_sealer_free(opener);
-        return NULL;
-    }
-    return opener;
 }
 
 int archiver_chacha_open(archiver_chacha_sealer *opener, const uint8_t *nonce12, const uint8_t *input, size_t length,
