@@ -279,7 +279,7 @@ struct ConformanceTests {
         let error = await #expect(throws: ArchiverError.self) {
             try await put(backend, name, PatternSource.bytes(seed: 2, count: 10))
         }
-        #expect(error?.code == .backend)
+        #expect(error?.code == .nameTaken)
         #expect(error?.message.contains("already exists") == true)
         #expect(error?.subject == name.value)
         #expect(try await get(backend, name) == original)

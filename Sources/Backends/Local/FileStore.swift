@@ -78,7 +78,7 @@ struct FileStore: Sendable {
     /// The error for a name that is taken.
     func existingObjectError(_ name: ObjectName) -> ArchiverError {
         ArchiverError(
-            .backend, "object \(name) already exists in \(root); objects are never overwritten",
+            .nameTaken, "object \(name) already exists in \(root); objects are never overwritten",
             subject: name.value, cause: posixCause(EEXIST))
     }
 
