@@ -175,6 +175,7 @@ extension Catalog {
     ) throws -> Int64? {
         switch record {
         case .confirmed(let versionID):
+            // Later runs may trust the fingerprint again; the version and every run's state stay.
             try db.cachedStatement(sql: "UPDATE versions SET confirmed_run = ? WHERE id = ? AND end_run IS NULL")
                 .execute(arguments: [runID, versionID])
             return nil
@@ -215,17 +216,6 @@ extension Catalog {
             // A dry run stored nothing, so it proves nothing about a file that failed to store.
             guard !run.dryRun else { return }
             try db.execute(sql: "DELETE \(sql)", arguments: StatementArguments(key))
-        }
-    }
-
-    /// Records that `runID` read a current version's file again and found the same content (the mtime race guard
-    /// asked for the re-read), so later runs may trust its fingerprint; the version and every run's state stay.
-    public func confirmUnchanged(versionID: Int64, runID: Int64) throws {
-        try write("confirming version \(versionID)") { db in
-            let run = try requireRunningRun(db, runID)
-            guard !run.dryRun else { return }
-            try db.cachedStatement(sql: "UPDATE versions SET confirmed_run = ? WHERE id = ? AND end_run IS NULL")
-                .execute(arguments: [runID, versionID])
         }
     }
 
