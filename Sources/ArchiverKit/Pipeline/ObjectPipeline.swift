@@ -80,7 +80,8 @@ public struct DecodeOptions: Sendable {
     public var maxSize: Int64?
     /// The plaintext SHA-256, when known; a mismatch fails the decode at the end.
     public var expectedSHA256: [UInt8]?
-    /// Size of the blocks handed between the two threads.
+    /// Size of the blocks handed between the decode stages; an object whose expected plaintext fits in one
+    /// block is decoded on the calling thread.
     public var blockSize: Int
     /// Blocks in flight.
     public var inFlight: Int
@@ -268,113 +269,6 @@ public enum ObjectPipeline {
             sliceMD5s: stored.slices, headMD5: stored.head, formatID: formatID)
     }
 
-    /// Decodes one stored object into plaintext.
-    /// - Parameters:
-    ///   - source: the stored bytes.
-    ///   - sink: receives plaintext; nothing is released before the chunk it came from authenticated.
-    ///   - options: identities, payload form, expected size and hash.
-    /// - Returns: sizes and the plaintext SHA-256.
-    /// - Throws: `ArchiverError` — `.key` when no identity matches, `.integrity` for tampering, truncation,
-    ///   a corrupt gzip or zstd stream, a size/hash mismatch or more plaintext than `maxSize` — or whatever `sink`
-    ///   throws.
-    public static func decode(
-        from source: any ByteSource, to sink: any ByteSink, options: DecodeOptions
-    ) throws -> DecodedObject {
-        let blockSize = options.blockSize
-        let coordinator = StageCoordinator<Block, Block>(tickets: max(2, options.inFlight))
-        let pool = BufferPool(capacity: blockSize + Age.chunkSize)
-        let group = DispatchGroup()
-        let storedCount = Counter()
-        let identities = options.identities
-
-        // Reader: authenticates and decrypts, passing plaintext payload on in blocks.
-        startThread(named: "archiver.decrypt", group: group) { [source] in
-            do {
-                var sequence = 0
-                var pending = pool.take()
-                func hand(_ bytes: UnsafeRawBufferPointer) throws {
-                    pending.append(contentsOf: bytes)
-                    if pending.count >= blockSize {
-                        guard coordinator.acquireTicket() else { throw CancellationError() }
-                        coordinator.deliver(sequence, Block(bytes: pending))
-                        sequence += 1
-                        pending = pool.take()
-                    }
-                }
-                var decryptor = identities.isEmpty ? nil : AgeDecryptor(identities: identities)
-                var input = [UInt8](repeating: 0, count: 256 * 1024)
-                while true {
-                    let n = try input.withUnsafeMutableBytes { try source.read(into: $0) }
-                    if n == 0 { break }
-                    storedCount.add(n)
-                    try input.withUnsafeBytes { raw in
-                        let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-                        if decryptor != nil { try decryptor!.feed(bytes, output: hand) } else { try hand(bytes) }
-                    }
-                }
-                try decryptor?.finish(output: hand)
-                if !pending.isEmpty {
-                    guard coordinator.acquireTicket() else { return }
-                    coordinator.deliver(sequence, Block(bytes: pending))
-                    sequence += 1
-                }
-                coordinator.endInput(blockCount: sequence)
-            } catch is CancellationError {
-                return
-            } catch {
-                coordinator.fail(error)
-            }
-        }
-
-        // This thread: decompress, check size and hash, write.
-        var sha = SHA256()
-        var written: Int64 = 0
-        let expected = options.expectedSize
-        let limit = [expected, options.maxSize].compactMap { $0 }.min()
-        func emit(_ bytes: UnsafeRawBufferPointer) throws {
-            if let limit, written + Int64(bytes.count) > limit {
-                throw ArchiverError(
-                    .integrity, "the object holds more than the \(limitName(expected, limit)) bytes of plaintext")
-            }
-            written += Int64(bytes.count)
-            sha.update(bufferPointer: bytes)
-            try sink.write(bytes)
-        }
-        let decompressor: (any StreamDecompressor)? =
-            switch options.compression {
-            case .none: nil
-            case .gzip: Inflater(format: .gzip, maxOutput: limit)
-            case .zstd: ZstdDecompressor(maxOutput: limit)
-            }
-        do {
-            var sequence = 0
-            while let block = try coordinator.take(sequence) {
-                try block.bytes.withUnsafeBytes { bytes in
-                    if let decompressor { try decompressor.feed(bytes, output: emit) } else { try emit(bytes) }
-                }
-                pool.give(block.bytes)
-                coordinator.releaseTicket()
-                sequence += 1
-            }
-            try decompressor?.finish()
-        } catch {
-            coordinator.fail(error)
-            group.wait()
-            throw userFacing(error)
-        }
-        group.wait()
-        if let failure = coordinator.firstFailure { throw userFacing(failure) }
-
-        let digest = Array(sha.finalize())
-        if let expected, written != expected {
-            throw ArchiverError(.integrity, "the object holds \(written) bytes of plaintext, \(expected) were expected")
-        }
-        if let want = options.expectedSHA256, want != digest {
-            throw ArchiverError(.integrity, "the plaintext SHA-256 does not match the recorded one")
-        }
-        return DecodedObject(plaintextSize: written, plaintextSHA256: digest, storedSize: storedCount.value)
-    }
-
     /// The pipeline-format id for a payload form and block size.
     /// - Parameters:
     ///   - payload: the payload compression.
@@ -403,7 +297,7 @@ public enum ObjectPipeline {
     }
 
     /// How a plaintext limit is named in messages: the catalog's size, or the caller's cap.
-    private static func limitName(_ expected: Int64?, _ limit: Int64) -> String {
+    static func limitName(_ expected: Int64?, _ limit: Int64) -> String {
         expected == limit ? "expected \(limit)" : "allowed maximum of \(limit)"
     }
 
@@ -506,7 +400,7 @@ private final class PlaintextReader: @unchecked Sendable {
 }
 
 /// A byte count written by one thread and read by another after a join.
-private final class Counter: @unchecked Sendable {
+final class Counter: @unchecked Sendable {
     private(set) var value: Int64 = 0
     func add(_ n: Int) { value += Int64(n) }
 }
