@@ -60,7 +60,7 @@ struct RestoreCommand: AsyncParsableCommand {
             logger: Logger(label: "archiver.restore"),
             temporaryFiles: { path, created in
                 if created { Interrupts.register(path) } else { Interrupts.unregister(path) }
-            })
+            }, filesInFlight: config.filesInFlight)
         let summary: RestoreSummary
         if let version {
             summary = try await engine.restoreVersion(id: version, to: to, overwrite: overwrite)

@@ -51,7 +51,8 @@ public struct ArchiverConfig: Sendable {
     public var shutdownTimeout: Duration
     /// The memory the process should stay under; nil lets the program decide (for example from the cgroup).
     public var memoryLimit: MemoryLimit?
-    /// How many small files are read, compressed and stored at once; nil picks one per core, at most 4.
+    /// How many small files are read, compressed and stored (or restored) at once; nil picks
+    /// `defaultFilesInFlight`.
     public var filesInFlight: Int?
     /// Bandwidth limits.
     public var limits: Limits
@@ -70,6 +71,8 @@ public struct ArchiverConfig: Sendable {
     public static let defaultShutdownTimeout = Duration.seconds(8)
     /// The values `files_in_flight:` accepts: each small file in flight holds about 2 MiB.
     public static let filesInFlightRange = 1...8
+    /// `files_in_flight` when the config does not say: one per core, at most 4.
+    public static var defaultFilesInFlight: Int { min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
     /// The name the single target of a `backend:` key gets.
     public static let defaultTargetName = "default"
 

@@ -13,7 +13,7 @@ extension BackupEngine {
 
     /// How many small files are stored at once: `files_in_flight:`, else one per core, at most 4.
     var filesInFlight: Int {
-        config.filesInFlight ?? min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
+        config.filesInFlight ?? ArchiverConfig.defaultFilesInFlight
     }
 
     /// The run's side of the files in flight.

@@ -76,9 +76,9 @@ final class TreeWriter: @unchecked Sendable {
     func symlink(_ components: [[UInt8]], target: [UInt8], uid: UInt32, gid: UInt32) throws -> Bool {
         let dirFD = try parent(of: components)
         let name = components.last!
-        if exists(dirFD, name) {
+        if Self.exists(dirFD, name) {
             guard overwrite else { return false }
-            try removeExisting(dirFD, name, components)
+            try Self.removeExisting(dirFD, name, display: display(components))
         }
         let rc = target.withCString { t in name.withCString { Glibc.symlinkat(t, dirFD, $0) } }
         guard rc == 0 else { throw ArchiverError.posix("cannot create the symlink", path: display(components)) }
@@ -92,34 +92,35 @@ final class TreeWriter: @unchecked Sendable {
         _ components: [[UInt8]], mode: UInt32, mtimeNs: Int64, uid: UInt32, gid: UInt32,
         fill: (FileDescriptorSink) async throws -> Void
     ) async throws -> Bool {
+        guard let pending = try begin(components, mode: mode, mtimeNs: mtimeNs, uid: uid, gid: gid) else {
+            return false
+        }
+        try await pending.complete(fill: fill)
+        return true
+    }
+
+    /// Opens a file's temporary name in its folder (creating the folders as needed). Returns nil if the path
+    /// exists and overwriting is off. Must be called from the writer's one caller, like every method here except
+    /// `PendingFile.complete`, which may run anywhere.
+    func begin(_ components: [[UInt8]], mode: UInt32, mtimeNs: Int64, uid: UInt32, gid: UInt32) throws -> PendingFile? {
         let dirFD = try parent(of: components)
         let name = components.last!
-        if exists(dirFD, name) && !overwrite { return false }
+        if Self.exists(dirFD, name) && !overwrite { return nil }
         let temp = Array(".archiver-restore-\(ObjectNamer.randomHex(6)).tmp".utf8)
         let tempPath = display(Array(components.dropLast()) + [temp])
-        let fd = temp.withCString { openat(dirFD, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
-        guard fd >= 0 else { throw ArchiverError.posix("cannot create a temporary file", path: tempPath) }
-        temporaryFiles?(tempPath, true)
-        let sink = FileDescriptorSink(fd: fd, label: display(components), closeWhenDone: false)
-        do {
-            try await fill(sink)
-            if isRoot { fchown(fd, uid, gid) }
-            fchmod(fd, mode_t(mode & 0o7777))
-            var times = [Self.timespec(mtimeNs), Self.timespec(mtimeNs)]
-            futimens(fd, &times)
-            try sink.sync()
-            close(fd)
-            if exists(dirFD, name) { try removeExisting(dirFD, name, components, keepFiles: true) }
-            let rc = temp.withCString { t in name.withCString { renameat(dirFD, t, dirFD, $0) } }
-            guard rc == 0 else { throw ArchiverError.posix("cannot rename into place", path: display(components)) }
-            temporaryFiles?(tempPath, false)
-            return true
-        } catch {
-            close(fd)
-            _ = temp.withCString { unlinkat(dirFD, $0, 0) }
-            temporaryFiles?(tempPath, false)
+        // The pending file owns a copy of its folder's descriptor: the cached one moves on with the next path.
+        let ownDir = dup(dirFD)
+        guard ownDir >= 0 else { throw ArchiverError.posix("cannot open the folder", path: display(components)) }
+        let fd = temp.withCString { openat(ownDir, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+        guard fd >= 0 else {
+            let error = ArchiverError.posix("cannot create a temporary file", path: tempPath)
+            close(ownDir)
             throw error
         }
+        temporaryFiles?(tempPath, true)
+        return PendingFile(
+            dirFD: ownDir, fd: fd, name: name, temp: temp, display: display(components), tempPath: tempPath,
+            mode: mode, mtimeNs: mtimeNs, owner: isRoot ? (uid, gid) : nil, temporaryFiles: temporaryFiles)
     }
 
     /// Applies folder modes and mtimes, deepest first. Returns how many folders were set.
@@ -136,24 +137,82 @@ final class TreeWriter: @unchecked Sendable {
         return ordered.count
     }
 
-    private func exists(_ dirFD: Int32, _ name: [UInt8]) -> Bool {
+    static func timespec(_ ns: Int64) -> Glibc.timespec {
+        Glibc.timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+    }
+}
+
+extension TreeWriter {
+    static func exists(_ dirFD: Int32, _ name: [UInt8]) -> Bool {
         var st = stat()
         return name.withCString { fstatat(dirFD, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0
     }
 
     /// Removes what stands where a file or link goes; a folder is never removed.
-    private func removeExisting(_ dirFD: Int32, _ name: [UInt8], _ components: [[UInt8]], keepFiles: Bool = false) throws {
+    static func removeExisting(_ dirFD: Int32, _ name: [UInt8], display: String, keepFiles: Bool = false) throws {
         var st = stat()
         guard name.withCString({ fstatat(dirFD, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { return }
         if st.st_mode & S_IFMT == S_IFDIR {
-            throw ArchiverError(.io, "a folder stands where a file goes; it is left alone", subject: display(components))
+            throw ArchiverError(.io, "a folder stands where a file goes; it is left alone", subject: display)
         }
         if keepFiles && st.st_mode & S_IFMT == S_IFREG { return }  // rename replaces it atomically
         _ = name.withCString { unlinkat(dirFD, $0, 0) }
     }
+}
 
-    static func timespec(_ ns: Int64) -> Glibc.timespec {
-        Glibc.timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+/// A file whose temporary name is open in its folder, waiting for its content. It holds its own descriptors, so
+/// files complete concurrently while the writer goes on to other paths.
+final class PendingFile: Sendable {
+    let dirFD: Int32
+    let fd: Int32
+    let name: [UInt8]
+    let temp: [UInt8]
+    /// The final path, for messages.
+    let display: String
+    let tempPath: String
+    let mode: UInt32
+    let mtimeNs: Int64
+    let owner: (uid: UInt32, gid: UInt32)?
+    let temporaryFiles: (@Sendable (String, Bool) -> Void)?
+
+    init(
+        dirFD: Int32, fd: Int32, name: [UInt8], temp: [UInt8], display: String, tempPath: String, mode: UInt32,
+        mtimeNs: Int64, owner: (uid: UInt32, gid: UInt32)?, temporaryFiles: (@Sendable (String, Bool) -> Void)?
+    ) {
+        (self.dirFD, self.fd, self.name, self.temp, self.display, self.tempPath) =
+            (dirFD, fd, name, temp, display, tempPath)
+        (self.mode, self.mtimeNs, self.owner, self.temporaryFiles) = (mode, mtimeNs, owner, temporaryFiles)
+    }
+
+    /// Streams the content in with `fill`, sets owner, mode and times, flushes, and renames into place. On any
+    /// error the temporary file is removed and nothing stands where a good file was. Closes the descriptors.
+    func complete(fill: (FileDescriptorSink) async throws -> Void) async throws {
+        defer { close(dirFD) }
+        let sink = FileDescriptorSink(fd: fd, label: display, closeWhenDone: false)
+        // Closed exactly once: with files completing concurrently, a second close could hit another file's
+        // descriptor that reused the number.
+        var open = true
+        do {
+            try await fill(sink)
+            if let owner { fchown(fd, owner.uid, owner.gid) }
+            fchmod(fd, mode_t(mode & 0o7777))
+            var times = [TreeWriter.timespec(mtimeNs), TreeWriter.timespec(mtimeNs)]
+            futimens(fd, &times)
+            try sink.sync()
+            open = false
+            close(fd)
+            if TreeWriter.exists(dirFD, name) {
+                try TreeWriter.removeExisting(dirFD, name, display: display, keepFiles: true)
+            }
+            let rc = temp.withCString { t in name.withCString { renameat(dirFD, t, dirFD, $0) } }
+            guard rc == 0 else { throw ArchiverError.posix("cannot rename into place", path: display) }
+            temporaryFiles?(tempPath, false)
+        } catch {
+            if open { close(fd) }
+            _ = temp.withCString { unlinkat(dirFD, $0, 0) }
+            temporaryFiles?(tempPath, false)
+            throw error
+        }
     }
 }
 
