@@ -86,21 +86,9 @@ final class TreeWriter: @unchecked Sendable {
         return true
     }
 
-    /// Writes a file through a temporary name. `fill` streams the content into the sink. Returns false if the
-    /// path exists and overwriting is off (nothing is read then).
-    func file(
-        _ components: [[UInt8]], mode: UInt32, mtimeNs: Int64, uid: UInt32, gid: UInt32,
-        fill: (FileDescriptorSink) async throws -> Void
-    ) async throws -> Bool {
-        guard let pending = try begin(components, mode: mode, mtimeNs: mtimeNs, uid: uid, gid: gid) else {
-            return false
-        }
-        try await pending.complete(fill: fill)
-        return true
-    }
-
-    /// Opens a file's temporary name in its folder (creating the folders as needed). Returns nil if the path
-    /// exists and overwriting is off. Must be called from the writer's one caller, like every method here except
+    /// Opens a file's temporary name in its folder (creating the folders as needed); `PendingFile.complete` then
+    /// streams the content in and renames it into place. Returns nil if the path exists and overwriting is off
+    /// (nothing is read then). Must be called from the writer's one caller, like every method here except
     /// `PendingFile.complete`, which may run anywhere.
     func begin(_ components: [[UInt8]], mode: UInt32, mtimeNs: Int64, uid: UInt32, gid: UInt32) throws -> PendingFile? {
         let dirFD = try parent(of: components)
