@@ -93,12 +93,9 @@ extension ObjectPipeline {
                     // The decompressor stops at `limit` itself, before a bomb's output exists.
                     let decompressor = makeDecompressor(compression, limit: limit, outputBufferSize: 256 * 1024)!
                     var handoff = BlockHandoff(to: plaintext, pool: plaintextPool, blockSize: blockSize)
-                    var sequence = 0
-                    while let block = try payload.take(sequence) {
+                    try payload.consumeInOrder { block in
                         try block.bytes.withUnsafeBytes { try decompressor.feed($0) { try handoff.append($0) } }
                         payloadPool.give(block.bytes)
-                        payload.releaseTicket()
-                        sequence += 1
                     }
                     try decompressor.finish()
                     try handoff.end()
@@ -115,15 +112,12 @@ extension ObjectPipeline {
         }
 
         do {
-            var sequence = 0
-            while let block = try plaintext.take(sequence) {
+            try plaintext.consumeInOrder { block in
                 try block.bytes.withUnsafeBytes { bytes in
                     try check.take(bytes)
                     try sink.write(bytes)
                 }
                 plaintextPool.give(block.bytes)
-                plaintext.releaseTicket()
-                sequence += 1
             }
         } catch {
             payload.fail(error)

@@ -238,12 +238,9 @@ public enum ObjectPipeline {
         }
         // This thread: encrypt, hash what is stored, write.
         do {
-            var sequence = 0
-            while let block = try coordinator.take(sequence) {
+            try coordinator.consumeInOrder { block in
                 try block.withData { try emitter.feed($0) }
                 if workers > 0 { outputs.give(block.bytes) } else { inputs.give(block.bytes) }
-                coordinator.releaseTicket()
-                sequence += 1
             }
             try emitter.finish()
         } catch {

@@ -95,6 +95,17 @@ final class StageCoordinator<Work: Sendable, Done: Sendable>: @unchecked Sendabl
         condition.unlock()
     }
 
+    /// The last stage's loop: takes the finished blocks in order until the last, hands each to `body`, then
+    /// returns its ticket. Throws the first failure of any stage, or what `body` throws.
+    func consumeInOrder(_ body: (Done) throws -> Void) throws {
+        var sequence = 0
+        while let done = try take(sequence) {
+            try body(done)
+            releaseTicket()
+            sequence += 1
+        }
+    }
+
     /// Waits for block `sequence`. Returns nil after the last block, and throws the first failure.
     func take(_ sequence: Int) throws -> Done? {
         condition.lock()
