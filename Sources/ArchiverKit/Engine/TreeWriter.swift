@@ -93,7 +93,7 @@ final class TreeWriter: @unchecked Sendable {
     func begin(_ components: [[UInt8]], mode: UInt32, mtimeNs: Int64, uid: UInt32, gid: UInt32) throws -> PendingFile? {
         let dirFD = try parent(of: components)
         let name = components.last!
-        if Self.exists(dirFD, name) && !overwrite { return nil }
+        if !overwrite && Self.exists(dirFD, name) { return nil }
         let temp = Array(".archiver-restore-\(ObjectNamer.randomHex(6)).tmp".utf8)
         let tempPath = display(Array(components.dropLast()) + [temp])
         // The pending file owns a copy of its folder's descriptor: the cached one moves on with the next path.
@@ -136,7 +136,7 @@ extension TreeWriter {
         return name.withCString { fstatat(dirFD, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0
     }
 
-    /// Removes what stands where a file or link goes; a folder is never removed.
+    /// Removes what stands where a file or link goes (nothing when nothing does); a folder is never removed.
     static func removeExisting(_ dirFD: Int32, _ name: [UInt8], display: String, keepFiles: Bool = false) throws {
         var st = stat()
         guard name.withCString({ fstatat(dirFD, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { return }
@@ -189,9 +189,7 @@ final class PendingFile: Sendable {
             try sink.sync()
             open = false
             close(fd)
-            if TreeWriter.exists(dirFD, name) {
-                try TreeWriter.removeExisting(dirFD, name, display: display, keepFiles: true)
-            }
+            try TreeWriter.removeExisting(dirFD, name, display: display, keepFiles: true)
             let rc = temp.withCString { t in name.withCString { renameat(dirFD, t, dirFD, $0) } }
             guard rc == 0 else { throw ArchiverError.posix("cannot rename into place", path: display) }
             temporaryFiles?(tempPath, false)
